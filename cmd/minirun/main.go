@@ -1,0 +1,128 @@
+// Command minirun is a small container runtime: it runs OCI bundles with a
+// runc-compatible command line. See the README for the tour.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	goruntime "runtime"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/minirun/minirun/runtime"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func init() {
+	// A container's init re-execs this binary. It must keep its main
+	// goroutine on the main thread from the very start: it changes
+	// per-thread state (mounts, credentials) and then calls execve from
+	// that same thread.
+	if runtime.IsInit() {
+		goruntime.LockOSThread()
+	}
+}
+
+func main() {
+	if runtime.IsInit() {
+		runtime.Init() // never returns
+	}
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		var ec exitCode
+		if errors.As(err, &ec) {
+			os.Exit(int(ec))
+		}
+		reportError(err)
+		os.Exit(1)
+	}
+}
+
+// exitCode is returned by verbs that exit with the container's status.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// logger is set up by the global flags before any verb runs.
+var (
+	logger  *slog.Logger
+	logFile io.Writer
+)
+
+// reportError prints err as one line on stderr and, when --log is a file,
+// as its last record too: containerd reads the error from there.
+func reportError(err error) {
+	fmt.Fprintln(os.Stderr, "minirun:", err)
+	if logger != nil && logFile != nil && logFile != os.Stderr {
+		logger.Error(err.Error())
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:                   "minirun",
+		Usage:                  "run containers from OCI bundles, and see how",
+		Version:                version,
+		HideHelpCommand:        true,
+		UseShortOptionHandling: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: runtime.DefaultRoot, Usage: "directory for container state"},
+			&cli.StringFlag{Name: "log", Usage: "write logs to `FILE` (default: stderr)"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.BoolFlag{Name: "debug", Usage: "log each kernel-level step"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Hidden: true, Usage: "not supported"},
+		},
+		Before: setupLogging,
+		Commands: []*cli.Command{
+			specCommand, createCommand, startCommand, stateCommand, killCommand,
+			deleteCommand, runCommand, execCommand, listCommand, psCommand,
+			featuresCommand, pauseCommand, resumeCommand, updateCommand,
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors
+	}
+}
+
+func setupLogging(ctx *cli.Context) error {
+	if ctx.Bool("systemd-cgroup") {
+		return errors.New("--systemd-cgroup is not supported: minirun manages cgroups itself")
+	}
+	var w io.Writer = os.Stderr
+	if path := ctx.String("log"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("open log file: %w", err)
+		}
+		w = f
+	}
+	logFile = w
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if ctx.Bool("debug") {
+		opts.Level = slog.LevelDebug
+	}
+	switch ctx.String("log-format") {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(w, opts))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(w, opts))
+	default:
+		return fmt.Errorf("--log-format %q: must be text or json", ctx.String("log-format"))
+	}
+	return nil
+}
+
+func rt(ctx *cli.Context) *runtime.Runtime {
+	return runtime.New(ctx.String("root"), logger)
+}
+
+// oneID returns the single container id a verb takes.
+func oneID(ctx *cli.Context) (string, error) {
+	if ctx.NArg() != 1 {
+		return "", fmt.Errorf("%s: expects exactly one container id, got %d arguments", ctx.Command.Name, ctx.NArg())
+	}
+	return ctx.Args().First(), nil
+}

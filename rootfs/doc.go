@@ -1,0 +1,87 @@
+// Package rootfs builds a container's view of the filesystem: its root,
+// the special filesystems (/proc, /dev, /sys, ...), the device nodes, the
+// masked and read-only paths, and the pivot_root(2) that makes it all the
+// container's /.
+//
+// It runs inside the container's init process: pid 1 of a new pid
+// namespace, already in a new mount namespace (clone(2) with CLONE_NEWNS),
+// root with every capability, on a goroutine locked to its OS thread. The
+// runtime calls, in this order:
+//
+//	Prepare(c)  // mounts under c.Rootfs, as seen from the host
+//	Pivot(c)    // c.Rootfs becomes /; cwd is / afterwards
+//	            // (the runtime writes linux.sysctl here)
+//	Finalize(c) // read-only and masked paths, read-only /, propagation
+//
+// Plan shows, as data, the mounts Prepare will make; it makes no system
+// calls and works on any OS.
+//
+// # Mount namespaces and propagation
+//
+// A mount namespace is a private copy of the mount table
+// (mount_namespaces(7)). "Private copy" is not the whole truth: each mount
+// belongs to a propagation type, and CLONE_NEWNS copies mounts together
+// with their peer groups. On a host whose / is "shared" (systemd makes it
+// so) a mount made under the container's rootfs would appear on the host
+// too. So Prepare first makes the whole tree private, recursively:
+//
+//	mount("", "/", "", MS_REC|MS_PRIVATE, "")
+//
+// Nothing mounted afterwards goes back to the host, and pivot_root(2),
+// which refuses to work with a shared new root or parent, is satisfied.
+// linux.rootfsPropagation (shared, slave, private and their r* forms)
+// replaces that default and is set again on the new / at the end.
+//
+// # Why bind the rootfs onto itself
+//
+// pivot_root(2) needs new_root to be a mount point; an image unpacked into
+// a directory is just a directory on the host's disk. Binding it onto
+// itself, mount(rootfs, rootfs, "", MS_BIND|MS_REC, ""), makes it a mount of
+// its own, which is then the root of everything else Prepare mounts.
+//
+// # Mounts resolved inside the root
+//
+// The image is untrusted. A destination such as /etc/hosts may cross a
+// symlink "etc -> /" in the image, or one swapped in while we work
+// (CVE-2021-30465). Every destination is therefore resolved with
+// openat2(2) and RESOLVE_IN_ROOT on an fd of the rootfs, so the kernel
+// itself clamps absolute links and ".." to the rootfs, and the mount
+// targets /proc/self/fd/N of the fd that lookup returned (proc(5)), which
+// no later rename can redirect. A bind mount takes two calls: the kernel
+// ignores ro, nosuid, nodev and noexec on the mount(2) that creates the
+// bind, so a second MS_REMOUNT|MS_BIND call applies them.
+//
+// # pivot_root versus chroot
+//
+// chroot(2) changes one process's idea of /; the host's tree is still in
+// its mount namespace, and a process with CAP_SYS_CHROOT can climb out of a
+// chroot. pivot_root(2) changes the root mount of the whole namespace;
+// after it the old root is unmounted (MNT_DETACH) and no path leads to the
+// host's files any more. The one place pivot_root cannot work is a host
+// whose / is the initramfs (the kernel's "rootfs" mount can never be
+// unmounted, so pivot_root answers EINVAL); Config.NoPivot moves the
+// rootfs onto / with MS_MOVE and chroots there instead.
+//
+// # Masked and read-only paths
+//
+// /proc and /sys let a process reach the host's kernel: /proc/kcore is the
+// kernel's memory, /proc/sysrq-trigger reboots the machine,
+// /proc/sys/kernel/* sets host-wide knobs. The spec lists paths to mask
+// (a bind of /dev/null over a file, an empty read-only tmpfs over a
+// directory) and paths to make read-only (a bind of the path onto itself,
+// remounted MS_RDONLY). Finalize applies them after pivot_root, once the
+// container's own procfs is at /proc, and after the runtime wrote the
+// spec's sysctls through it.
+//
+// # When not to use it
+//
+// This package is for an init that is about to become the container. It
+// changes the calling process's mount namespace, root, cwd and (briefly)
+// umask: called anywhere else, it rearranges the host. Rootless containers
+// (a user namespace without CAP_MKNOD) work for devices, which fall back to
+// bind mounts of the host's nodes, but the rest is written for a runtime
+// that is root.
+//
+// Man pages: mount(2), mount_namespaces(7), pivot_root(2), openat2(2),
+// proc(5), mount_setattr(2), chroot(2).
+package rootfs

@@ -1,0 +1,269 @@
+package rootfs
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/internal/testenv"
+)
+
+// hostDir returns a temp dir that is a shared mount on the host, as / is on
+// a systemd host: a mount the child makes under it would propagate back
+// here unless Prepare cuts propagation. (This machine's / is private, which
+// would make a leak check pass for nothing.) At the end the test fails if
+// any mount under it remains.
+func hostDir(t *testing.T) string {
+	t.Helper()
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+		t.Fatalf("bind %s: %v", dir, err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := unix.Mount("", dir, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatalf("make %s shared: %v", dir, err)
+	}
+	return dir
+}
+
+// leaked returns the host's mounts under dir (not dir itself).
+func leaked(t *testing.T, dir string) []string {
+	t.Helper()
+	ms, err := readMountInfo("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range ms {
+		if strings.HasPrefix(m.Point, dir+"/") {
+			out = append(out, m.Point)
+		}
+	}
+	return out
+}
+
+func checkNoLeak(t *testing.T, dir string) {
+	t.Helper()
+	if l := leaked(t, dir); len(l) > 0 {
+		for _, p := range slices.Backward(l) {
+			unix.Unmount(p, unix.MNT_DETACH)
+		}
+		t.Errorf("mounts leaked onto the host: %q", l)
+	}
+}
+
+// buildRootfs makes a tiny root filesystem under dir: a few directories
+// and a static busybox.
+func buildRootfs(t *testing.T, dir string) string {
+	t.Helper()
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		testenv.SkipOrFail(t, "no static /bin/busybox (apt-get install busybox-static): "+err.Error())
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	for _, d := range []string{"bin", "etc", "proc", "sys", "dev", "tmp", "ro", "secret"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{"etc/hostname": "box\n", "secret/key": "s3cret\n", "ro/file": "ro\n"}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(rootfs, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "bin/busybox"), bb, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return rootfs
+}
+
+func findMount(ms []mountInfo, point string) *mountInfo {
+	for i := len(ms) - 1; i >= 0; i-- { // the last one is on top
+		if ms[i].Point == point {
+			return &ms[i]
+		}
+	}
+	return nil
+}
+
+func TestContainer(t *testing.T) {
+	dir := hostDir(t)
+	rootfs := buildRootfs(t, dir)
+	data := filepath.Join(dir, "data")
+	hosts := filepath.Join(dir, "hosts")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{filepath.Join(data, "f"): "volume\n", hosts: "127.0.0.1 box\n"} {
+		if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mode := os.FileMode(0o640)
+	uid, gid := uint32(1000), uint32(1001)
+	mounts := runcMounts()[:7]
+	mounts = append(mounts,
+		specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro", "rprivate"}},
+		specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: hosts, Options: []string{"bind", "ro"}},
+		specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
+	)
+	spec := &specs.Spec{
+		Root:   &specs.Root{Path: rootfs, Readonly: true},
+		Mounts: mounts,
+		Linux: &specs.Linux{
+			Devices:       []specs.LinuxDevice{{Path: "/dev/mydev", Type: "c", Major: 1, Minor: 5, FileMode: &mode, UID: &uid, GID: &gid}},
+			MaskedPaths:   []string{"/proc/kcore", "/proc/timer_list", "/proc/acpi", "/secret", "/does/not/exist", "/sys/firmware"},
+			ReadonlyPaths: []string{"/proc/sys", "/ro", "/nope"},
+		},
+	}
+	rep := runHelper(t, helperConfig{
+		Rootfs: rootfs, Spec: spec,
+		Stat: []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/mydev",
+			"/dev/fd", "/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/ptmx", "/dev/core"},
+		Read:  []string{"/proc/kcore", "/proc/timer_list", "/proc/acpi", "/secret", "/etc/hosts", "/data/f", "/sys/firmware"},
+		Write: []string{"/newfile", "/ro/file", "/proc/sys/kernel/hostname", "/data/f", "/etc/hosts", "/tmp/ok", "/dev/shm/ok"},
+		Exec:  []string{"/bin/busybox", "echo", "hello from inside"},
+	})
+	checkNoLeak(t, dir)
+	if rep.Err != "" {
+		t.Fatalf("%s: %s\nlog:\n%s", rep.Stage, rep.Err, strings.Join(rep.Log, "\n"))
+	}
+
+	if rep.Cwd != "/" {
+		t.Errorf("cwd after Pivot = %q, want /", rep.Cwd)
+	}
+	if rep.Exec != "hello from inside\n" {
+		t.Errorf("busybox echo = %q", rep.Exec)
+	}
+
+	// Every mount the container sees, and nothing of the host's: the old
+	// root is gone.
+	type want struct {
+		fstype string
+		ro     bool
+	}
+	wantMounts := map[string]want{
+		"/":              {"", true},
+		"/proc":          {"proc", false},
+		"/dev":           {"tmpfs", false},
+		"/dev/pts":       {"devpts", false},
+		"/dev/shm":       {"tmpfs", false},
+		"/dev/mqueue":    {"mqueue", false},
+		"/sys":           {"sysfs", true},
+		"/sys/fs/cgroup": {"cgroup2", true},
+		"/data":          {"", true},
+		"/etc/hosts":     {"", true},
+		"/tmp":           {"tmpfs", false},
+		"/proc/sys":      {"proc", true},
+		"/ro":            {"", true},
+		"/secret":        {"tmpfs", true},
+		// A masked file is /dev/null, which lives on the /dev tmpfs.
+		"/proc/timer_list": {"tmpfs", false},
+	}
+	// Masked paths the kernel lacks are skipped, not created.
+	for p, w := range map[string]want{"/proc/kcore": {"tmpfs", false}, "/proc/acpi": {"tmpfs", true}, "/sys/firmware": {"tmpfs", true}} {
+		if _, err := os.Stat(p); err == nil {
+			wantMounts[p] = w
+		}
+	}
+	for _, m := range rep.Mounts {
+		if _, ok := wantMounts[m.Point]; !ok {
+			t.Errorf("unexpected mount in the container: %+v", m)
+		}
+	}
+	for point, w := range wantMounts {
+		m := findMount(rep.Mounts, point)
+		switch {
+		case m == nil:
+			t.Errorf("no mount at %s", point)
+		case w.fstype != "" && m.FSType != w.fstype:
+			t.Errorf("%s: type %s, want %s", point, m.FSType, w.fstype)
+		case hasOption(m.Options, "ro") != w.ro:
+			t.Errorf("%s: options %s, want ro=%v", point, m.Options, w.ro)
+		}
+	}
+	if m := findMount(rep.Mounts, "/proc"); m != nil && !(hasOption(m.Options, "nosuid") && hasOption(m.Options, "nodev") && hasOption(m.Options, "noexec")) {
+		t.Errorf("/proc options %s, want nosuid,nodev,noexec", m.Options)
+	}
+	// A read-only path keeps the flags it had (procfs is nosuid,nodev,noexec).
+	if m := findMount(rep.Mounts, "/proc/sys"); m != nil && !hasOption(m.Options, "noexec") {
+		t.Errorf("/proc/sys options %s: lost noexec in the read-only remount", m.Options)
+	}
+	for _, m := range rep.Mounts {
+		if strings.Contains(m.Point, dir) {
+			t.Errorf("host path visible inside: %+v", m)
+		}
+	}
+
+	// Devices: exact modes (umask 0), owners, numbers.
+	for _, d := range []struct {
+		path         string
+		major, minor uint32
+		mode         uint32
+		uid, gid     uint32
+	}{
+		{"/dev/null", 1, 3, 0o666, 0, 0}, {"/dev/zero", 1, 5, 0o666, 0, 0}, {"/dev/full", 1, 7, 0o666, 0, 0},
+		{"/dev/random", 1, 8, 0o666, 0, 0}, {"/dev/urandom", 1, 9, 0o666, 0, 0}, {"/dev/tty", 5, 0, 0o666, 0, 0},
+		{"/dev/mydev", 1, 5, 0o640, 1000, 1001},
+	} {
+		st := rep.Stat[d.path]
+		if st.Errno != 0 || st.Mode != unix.S_IFCHR|d.mode || st.Major != d.major || st.Minor != d.minor || st.UID != d.uid || st.GID != d.gid {
+			t.Errorf("%s: %+v, want char %d:%d mode %o owner %d:%d", d.path, st, d.major, d.minor, d.mode, d.uid, d.gid)
+		}
+	}
+	links := map[string]string{"/dev/fd": "/proc/self/fd", "/dev/stdin": "/proc/self/fd/0", "/dev/stdout": "/proc/self/fd/1",
+		"/dev/stderr": "/proc/self/fd/2", "/dev/ptmx": "pts/ptmx"}
+	if _, err := os.Stat("/proc/kcore"); err == nil {
+		links["/dev/core"] = "/proc/kcore"
+	}
+	for p, target := range links {
+		if st := rep.Stat[p]; st.Mode&unix.S_IFMT != unix.S_IFLNK || st.Link != target {
+			t.Errorf("%s: %+v, want a link to %s", p, st, target)
+		}
+	}
+
+	// Masked: empty. Bind mounts: the host's content.
+	reads := map[string]readFact{"/proc/timer_list": {}, "/secret": {}, "/etc/hosts": {Data: "127.0.0.1 box\n"}, "/data/f": {Data: "volume\n"}}
+	for _, p := range []string{"/proc/kcore", "/proc/acpi", "/sys/firmware"} {
+		if _, ok := wantMounts[p]; ok {
+			reads[p] = readFact{}
+		}
+	}
+	for p, w := range reads {
+		if got := rep.Read[p]; got.Errno != w.Errno || got.Data != w.Data || len(got.Names) != 0 {
+			t.Errorf("read %s = %+v, want %+v", p, got, w)
+		}
+	}
+	writes := map[string]int{"/newfile": int(unix.EROFS), "/ro/file": int(unix.EROFS), "/proc/sys/kernel/hostname": int(unix.EROFS),
+		"/data/f": int(unix.EROFS), "/etc/hosts": int(unix.EROFS), "/tmp/ok": 0, "/dev/shm/ok": 0}
+	for p, w := range writes {
+		if got := rep.Write[p]; got != w {
+			t.Errorf("write %s: errno %d (%v), want %d (%v)", p, got, unix.Errno(got), w, unix.Errno(w))
+		}
+	}
+
+	// The log names the kernel's steps in the kernel's terms.
+	for _, line := range []string{
+		`mount("", "/", "", MS_REC|MS_PRIVATE, "")`,
+		`mount("` + rootfs + `", "` + rootfs + `", "", MS_BIND|MS_REC, "")`,
+		`pivot_root(".", ".")`,
+		`umount2(".", MNT_DETACH)`,
+		`mknod("/dev/null", S_IFCHR|0666, 1:3)`,
+		`mount("", "/", "", MS_RDONLY|MS_REMOUNT|MS_BIND|MS_RELATIME, "")`,
+	} {
+		if !slices.Contains(rep.Log, line) {
+			t.Errorf("log has no line %s\nlog:\n%s", line, strings.Join(rep.Log, "\n"))
+		}
+	}
+	// The files a bind of a file needs exist inside the rootfs, not on the host.
+	if _, err := os.Stat(filepath.Join(rootfs, "etc/hosts")); err != nil {
+		t.Errorf("bind target not created in the rootfs: %v", err)
+	}
+}

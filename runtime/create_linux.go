@@ -1,0 +1,393 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/runtime/spec"
+)
+
+// Stdio is the standard input, output and error a container's process
+// inherits when it has no terminal. Nil members mean minirun's own.
+type Stdio struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+func (s Stdio) orDefault() Stdio {
+	if s.Stdin == nil {
+		s.Stdin = os.Stdin
+	}
+	if s.Stdout == nil {
+		s.Stdout = os.Stdout
+	}
+	if s.Stderr == nil {
+		s.Stderr = os.Stderr
+	}
+	return s
+}
+
+// CreateOpts are create's flags.
+type CreateOpts struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	// PreserveFDs passes minirun's fds 3 .. 3+PreserveFDs-1 on to the
+	// process (systemd's socket activation, LISTEN_FDS).
+	PreserveFDs int
+	Stdio       Stdio
+}
+
+// child is a process minirun started in a container (init, or an exec'd
+// process) while its starter still holds it.
+type child struct {
+	cmd     *exec.Cmd
+	sock    *syncSocket
+	console *os.File // pty master, when the process has a terminal and no console socket took it
+}
+
+// kill ends a child that did not make it, and collects it, so a failed
+// create leaves no process behind.
+func (c *child) kill() {
+	if c == nil || c.cmd.Process == nil {
+		return
+	}
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+}
+
+func (c *child) close() {
+	if c == nil {
+		return
+	}
+	c.sock.Close()
+	if c.console != nil {
+		c.console.Close()
+	}
+}
+
+// Create makes the container: namespaces, root filesystem, process
+// attributes, everything but the user's process, which waits for Start.
+func (r *Runtime) Create(id string, o CreateOpts) error {
+	c, lock, err := r.create(id, o, false)
+	if err != nil {
+		return err
+	}
+	lock.unlock()
+	c.close()
+	return nil
+}
+
+// create is Create for create and run. It returns with the state dir locked
+// and the child's sync socket still open.
+func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *lockFile, err error) {
+	if err := ValidateID(id); err != nil {
+		return nil, nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := spec.Load(bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	tty := s.Process.Terminal
+	switch {
+	case tty && o.ConsoleSocket == "" && !proxyTTY:
+		return nil, nil, errors.New("process.terminal is set: --console-socket is needed to receive the pty")
+	case !tty && o.ConsoleSocket != "":
+		return nil, nil, errors.New("--console-socket given but process.terminal is false")
+	}
+	cloneFlags, joins, mountNS, err := namespacePlan(s.Linux)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer closeJoins(joins)
+	if mountNS != nil {
+		mountNS.Close()
+		return nil, nil, fmt.Errorf("joining an existing mount namespace: %w", ErrUnsupported)
+	}
+	if cloneFlags&unix.CLONE_NEWNS == 0 {
+		return nil, nil, errors.New("a new mount namespace is required (linux.namespaces must list \"mount\")")
+	}
+
+	if err := os.MkdirAll(r.Root, 0o711); err != nil {
+		return nil, nil, err
+	}
+	dir := r.dir(id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, nil, fmt.Errorf("container %q %w", id, ErrExist)
+		}
+		return nil, nil, err
+	}
+	lock, err := lockDir(dir, unix.LOCK_EX)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	var c *child
+	defer func() {
+		if err != nil {
+			// Undo in reverse: the process (its mounts die with its
+			// mount namespace), then the state dir.
+			c.kill()
+			c.close()
+			lock.unlock()
+			os.RemoveAll(dir)
+		}
+	}()
+
+	fifoPath := filepath.Join(dir, fifoFile)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return nil, nil, &os.PathError{Op: "mkfifo", Path: fifoPath, Err: err}
+	}
+	// Mkfifo's mode went through our umask: set it exactly, so that init,
+	// after switching to the container's user, can still open it.
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return nil, nil, err
+	}
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer fifo.Close()
+
+	st := specs.State{
+		Version:     specs.Version,
+		ID:          id,
+		Status:      specs.StateCreating,
+		Bundle:      bundle,
+		Annotations: s.Annotations,
+	}
+	cfg := &initConfig{
+		Mode:         "create",
+		Spec:         s,
+		Process:      s.Process,
+		Rootfs:       spec.RootfsPath(s, bundle),
+		NoPivot:      o.NoPivot,
+		NoNewKeyring: o.NoNewKeyring,
+		PreserveFDs:  o.PreserveFDs,
+		Debug:        r.Log.Enabled(context.Background(), slog.LevelDebug),
+	}
+	c, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, []*os.File{fifo}, &cfg.FifoFD, cloneFlags, joins)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.handshake(c, cfg, st, o.ConsoleSocket); err != nil {
+		return nil, nil, err
+	}
+	stat, err := readProcStat(st.Pid)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read init's start time: %w", err)
+	}
+	rec := &record{
+		ID: id, Bundle: bundle, Rootfs: cfg.Rootfs, Pid: st.Pid, PidStart: stat.StartTime,
+		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: s,
+	}
+	if err := writeJSON(dir, recordFile, rec); err != nil {
+		return nil, nil, err
+	}
+	if err := writePidFile(o.PidFile, st.Pid); err != nil {
+		return nil, nil, err
+	}
+	r.Log.Debug("container created", "id", id, "pid", st.Pid)
+	return c, lock, nil
+}
+
+// startInit starts `minirun init` from the sealed copy of the binary. extra
+// are fds to pass (their numbers in init are written to *extraFD, first
+// one only), after the preserved ones and the sync socket.
+func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, preserve int, extra []*os.File, extraFD *int, cloneFlags uintptr, joins []nsJoin) (*child, error) {
+	exe, err := sealedSelf()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	parentSock, initSock, err := newSyncPair()
+	if err != nil {
+		return nil, err
+	}
+	defer initSock.Close()
+
+	// Init's fds: 0-2 stdio, then the preserved ones, then ours. The
+	// binary itself is passed as an fd too and exec'd through
+	// /proc/self/fd: a number of our own could be overwritten while the
+	// child rearranges its fds before execve.
+	var files []*os.File
+	for i := 0; i < preserve; i++ {
+		files = append(files, os.NewFile(uintptr(3+i), "preserved-"+strconv.Itoa(i)))
+	}
+	syncFD := 3 + len(files)
+	files = append(files, initSock.f)
+	if len(extra) > 0 && extraFD != nil {
+		*extraFD = 3 + len(files)
+	}
+	files = append(files, extra...)
+	exeFD := 3 + len(files)
+	files = append(files, exe)
+
+	stdio = stdio.orDefault()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
+		Args:       []string{"minirun", InitArg},
+		Env:        []string{envSyncFD + "=" + strconv.Itoa(syncFD)},
+		Stdin:      stdio.Stdin,
+		Stdout:     stdio.Stdout,
+		Stderr:     stdio.Stderr,
+		ExtraFiles: files,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: cloneFlags,
+			// A process with a terminal leads a session of its own, or it
+			// could not make the pty its controlling terminal.
+			Setsid: cfg.Process.Terminal,
+		},
+	}
+	r.Log.Debug(fmt.Sprintf("clone(%s) → /proc/self/fd/%d init (a sealed memfd copy of minirun)", cloneFlagNames(cloneFlags), exeFD))
+	for _, j := range joins {
+		r.Log.Debug("setns(" + j.what + ") before clone")
+	}
+	if err := startJoined(cmd.Start, joins); err != nil {
+		parentSock.Close()
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	st.Pid = cmd.Process.Pid
+	cfg.State = *st
+	parentSock.onLog = r.relayLog
+	return &child{cmd: cmd, sock: parentSock}, nil
+}
+
+// handshake drives the protocol in sync_linux.go up to "ready".
+func (r *Runtime) handshake(c *child, cfg *initConfig, st specs.State, consoleSocket string) error {
+	if err := c.sock.send(syncMsg{Type: msgConfig, Config: cfg}, -1); err != nil {
+		return r.initFailed(c, err)
+	}
+	for {
+		m, fd, err := c.sock.next()
+		if err != nil {
+			return r.initFailed(c, err)
+		}
+		switch m.Type {
+		case msgHooks:
+			if h := cfg.Spec.Hooks; h != nil {
+				// prestart is deprecated but still called, at the same
+				// point as createRuntime, as runc does.
+				if err := runHooks("prestart", h.Prestart, st); err != nil {
+					return err
+				}
+				if err := runHooks("createRuntime", h.CreateRuntime, st); err != nil {
+					return err
+				}
+			}
+			if err := c.sock.send(syncMsg{Type: msgContinue}, -1); err != nil {
+				return r.initFailed(c, err)
+			}
+		case msgConsole:
+			master := os.NewFile(uintptr(fd), "/dev/ptmx")
+			if consoleSocket != "" {
+				err := sendConsole(consoleSocket, master)
+				master.Close()
+				if err != nil {
+					return err
+				}
+			} else {
+				c.console = master
+			}
+		case msgReady:
+			return nil
+		case msgError:
+			return &InitError{Msg: m.Error, Errno: unix.Errno(m.Errno)}
+		default:
+			return fmt.Errorf("sync: unexpected %q message from init", m.Type)
+		}
+	}
+}
+
+// initFailed explains a broken handshake: usually init died, and how it
+// died is the news.
+func (r *Runtime) initFailed(c *child, err error) error {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, unix.EPIPE) && !errors.Is(err, unix.ECONNRESET) {
+		return err
+	}
+	c.cmd.Wait()
+	c.cmd.Process = nil
+	return fmt.Errorf("container init exited during setup: %v", c.cmd.ProcessState)
+}
+
+// relayLog re-logs a record init sent, under minirun's own handler.
+func (r *Runtime) relayLog(raw json.RawMessage) {
+	var rec map[string]any
+	if json.Unmarshal(raw, &rec) != nil {
+		return
+	}
+	var level slog.Level
+	if s, ok := rec["level"].(string); ok {
+		level.UnmarshalText([]byte(s))
+	}
+	msg, _ := rec["msg"].(string)
+	attrs := []any{"side", "init"}
+	for k, v := range rec {
+		if k != "level" && k != "msg" && k != "time" {
+			attrs = append(attrs, k, v)
+		}
+	}
+	r.Log.Log(context.Background(), level, msg, attrs...)
+}
+
+// writePidFile writes pid with no newline (clients parse it with Atoi),
+// atomically.
+func writePidFile(path string, pid int) error {
+	if path == "" {
+		return nil
+	}
+	path, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
+}
+
+func cloneFlagNames(flags uintptr) string {
+	var s string
+	for _, k := range []struct {
+		f uintptr
+		n string
+	}{{unix.CLONE_NEWNS, "CLONE_NEWNS"}, {unix.CLONE_NEWPID, "CLONE_NEWPID"}, {unix.CLONE_NEWUTS, "CLONE_NEWUTS"},
+		{unix.CLONE_NEWIPC, "CLONE_NEWIPC"}, {unix.CLONE_NEWNET, "CLONE_NEWNET"}, {unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
+		{unix.CLONE_NEWUSER, "CLONE_NEWUSER"}} {
+		if flags&k.f != 0 {
+			if s != "" {
+				s += "|"
+			}
+			s += k.n
+		}
+	}
+	if s == "" {
+		return "0"
+	}
+	return s
+}

@@ -1,0 +1,62 @@
+// Package runtime runs OCI containers: the create, start, state, kill,
+// delete, run and exec of the OCI runtime spec (runtime.md), with runc's
+// command-line behaviour.
+//
+// # What a container is, to the kernel
+//
+// A container is an ordinary process started with clone(2) flags that give
+// it new namespaces (namespaces(7)): CLONE_NEWPID makes it pid 1 of a fresh
+// pid namespace (pid_namespaces(7)), CLONE_NEWNS gives it a copy of the
+// mount table to rearrange (mount_namespaces(7)), CLONE_NEWUTS its own
+// hostname, CLONE_NEWIPC its own System V IPC, CLONE_NEWNET an empty
+// network stack, CLONE_NEWCGROUP its own view of /sys/fs/cgroup. Everything
+// else (the root filesystem, capabilities, rlimits) is set by that process
+// on itself before it execve's the user's program.
+//
+// # Two processes, one protocol
+//
+// Go cannot run code in a child between fork and exec, and minirun is built
+// without cgo, so there is no C constructor like runc's nsexec. minirun
+// therefore re-executes itself: the parent (minirun create, run or exec)
+// starts "minirun init" with the clone flags, and that init sets up the
+// container from the inside. The two talk over a socket pair; the messages
+// and their order are drawn in sync_linux.go.
+//
+// init is exec'd from a sealed memfd copy of the binary, never from the
+// file on the host (sealed_linux.go says why: CVE-2019-5736).
+//
+// # create and start
+//
+// create returns once init has done everything but the last execve: init
+// then blocks opening the write end of a FIFO in the state directory
+// (exec.fifo). start opens the read end; init wakes, and execve's the
+// user's process. So nothing of the user's runs before start, and tools may
+// act in between (podman wires the network there). The same FIFO tells the
+// status: init alive with the FIFO present is "created", without it
+// "running".
+//
+// # exec
+//
+// Joining a running container means setns(2) into its namespaces. The
+// pid namespace can only be entered by a child (setns(CLONE_NEWPID) changes
+// the namespace of the caller's future children), so a goroutine locks its
+// OS thread, joins the container's namespaces, and starts init from that
+// thread; the thread is never unlocked and dies with the goroutine
+// (namespaces_linux.go). The mount namespace is joined by init itself,
+// because the path of the binary being exec'd must still resolve on the
+// host.
+//
+// # State
+//
+// Each container has a directory ROOT/ID (default /run/minirun) holding
+// state.json (written atomically once create succeeds), exec.fifo until
+// start, and exit.json once minirun saw how init ended. Commands on one
+// container serialize on a flock(2) of that directory. The status is never
+// stored: it is read off the kernel each time (is init alive, same start
+// time, not a zombie).
+//
+// Read: clone(2), setns(2), namespaces(7), pid_namespaces(7),
+// capabilities(7), prctl(2), execve(2), pty(7), unix(7) for SCM_RIGHTS,
+// fifo(7), and the OCI runtime spec (runtime.md, config.md,
+// config-linux.md).
+package runtime

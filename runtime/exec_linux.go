@@ -1,0 +1,139 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/runtime/spec"
+)
+
+// ExecOpts are exec's flags. Process, when set (exec --process FILE), is
+// the whole process; otherwise the container's own process with Flags
+// applied is run.
+type ExecOpts struct {
+	Process       *specs.Process
+	Flags         ExecFlags
+	PidFile       string
+	ConsoleSocket string
+	Detach        bool
+	PreserveFDs   int
+	Stdio         Stdio
+}
+
+// Exec starts a process in a created or running container and, unless
+// detached, waits for it and returns how it ended.
+func (r *Runtime) Exec(id string, o ExecOpts) (ExitStatus, error) {
+	tty := o.Flags.TTY
+	if o.Process != nil {
+		tty = o.Process.Terminal
+	}
+	switch {
+	case tty && o.Detach && o.ConsoleSocket == "":
+		return ExitStatus{}, errors.New("--tty with --detach needs --console-socket to receive the pty")
+	case !tty && o.ConsoleSocket != "":
+		return ExitStatus{}, errors.New("--console-socket given without a terminal")
+	}
+	c, err := r.startExec(id, o)
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	defer c.close()
+	if o.Detach {
+		return ExitStatus{}, nil
+	}
+	return r.wait(c, o.Stdio), nil
+}
+
+func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
+	rec, lock, err := r.open(id, unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
+	if s := r.status(rec); s == Stopped {
+		return nil, fmt.Errorf("cannot exec in a stopped container: %w", ErrNotRunning)
+	}
+	p := o.Process
+	if p == nil {
+		if p, err = ExecProcess(rec.Spec.Process, o.Flags); err != nil {
+			return nil, err
+		}
+	}
+	if err := spec.ValidateProcess(p); err != nil {
+		return nil, err
+	}
+	// Open the container's namespaces and root while /proc/PID is init;
+	// alive() after opening proves the pid was not reused in between.
+	proc := "/proc/" + strconv.Itoa(rec.Pid)
+	var joins []nsJoin
+	defer func() { closeJoins(joins) }()
+	var mountNS, root *os.File
+	defer func() {
+		mountNS.Close()
+		root.Close()
+	}()
+	for _, ns := range rec.Spec.Linux.Namespaces {
+		kind := nsKinds[ns.Type]
+		f, err := os.Open(proc + "/ns/" + kind.proc)
+		if err != nil {
+			return nil, fmt.Errorf("open %s namespace of container: %w", ns.Type, err)
+		}
+		if ns.Type == specs.MountNamespace {
+			mountNS = f
+			continue
+		}
+		joins = append(joins, nsJoin{fd: f, flag: int(kind.flag), what: string(ns.Type) + " of " + rec.ID})
+	}
+	if root, err = os.OpenFile(proc+"/root", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		return nil, fmt.Errorf("open container root: %w", err)
+	}
+	if !alive(rec.Pid, rec.PidStart) {
+		return nil, ErrNotRunning
+	}
+
+	cfg := &initConfig{
+		Mode:        "exec",
+		Spec:        rec.Spec,
+		Process:     p,
+		PreserveFDs: o.PreserveFDs,
+		Debug:       r.Log.Enabled(context.Background(), slog.LevelDebug),
+	}
+	st := r.stateOf(rec).State
+	extra := []*os.File{root}
+	if mountNS != nil {
+		extra = []*os.File{mountNS, root}
+	}
+	var first int
+	c, err := r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, &first, 0, joins)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.kill()
+			c.close()
+		}
+	}()
+	if mountNS != nil {
+		cfg.MountNS, cfg.RootFD = first, first+1
+	} else {
+		cfg.RootFD = first
+	}
+	if err := r.handshake(c, cfg, st, o.ConsoleSocket); err != nil {
+		return nil, err
+	}
+	if err := r.awaitExec(c); err != nil {
+		return nil, err
+	}
+	if err := writePidFile(o.PidFile, c.cmd.Process.Pid); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

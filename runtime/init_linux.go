@@ -1,0 +1,406 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/rootfs"
+)
+
+// InitArg is argv[1] of minirun when it runs as a container's init. main
+// must dispatch it before anything else runs (see cmd/minirun), and on the
+// main thread: mount and credential changes below are per-thread, and the
+// thread that calls execve is the one whose state the user's process gets.
+const InitArg = "init"
+
+// envSyncFD names the fd of init's end of the sync socket.
+const envSyncFD = "_MINIRUN_SYNC_FD"
+
+// IsInit reports whether this process was started as a container's init.
+func IsInit() bool {
+	return len(os.Args) > 1 && os.Args[1] == InitArg && os.Getenv(envSyncFD) != ""
+}
+
+// Init runs the container side of create, run and exec. It never returns:
+// it either execve's the user's process or exits after reporting the error
+// to the parent.
+func Init() {
+	// First, before anything can look at us: a non-dumpable process's
+	// /proc/PID files (exe, fd, mem, environ) are closed to other users
+	// and to processes without CAP_SYS_PTRACE, i.e. to the container.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+	fd, err := strconv.Atoi(os.Getenv(envSyncFD))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "minirun init: bad", envSyncFD)
+		os.Exit(1)
+	}
+	os.Unsetenv(envSyncFD)
+	sock := &syncSocket{f: os.NewFile(uintptr(fd), "sync")}
+	m, _, err := sock.expect(msgConfig)
+	if err != nil || m.Config == nil {
+		fmt.Fprintln(os.Stderr, "minirun init: no config from parent:", err)
+		os.Exit(1)
+	}
+	c := m.Config
+	level := slog.LevelInfo
+	if c.Debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewJSONHandler(sock, &slog.HandlerOptions{Level: level}))
+
+	if c.Mode == "exec" {
+		err = initExec(c, sock, log)
+	} else {
+		err = initContainer(c, sock, log)
+	}
+	// Only failures get here.
+	var errno unix.Errno
+	errors.As(err, &errno)
+	if serr := sock.send(syncMsg{Type: msgError, Error: err.Error(), Errno: int(errno)}, -1); serr != nil {
+		// The parent is gone (create returned long ago): say it where the
+		// container's output goes.
+		fmt.Fprintln(os.Stderr, "minirun init:", err)
+	}
+	switch {
+	case IsNotFound(err):
+		os.Exit(127)
+	case IsNotExecutable(err):
+		os.Exit(126)
+	}
+	os.Exit(1)
+}
+
+// initContainer sets up a new container around init: it runs as pid 1 of
+// the new pid namespace, in fresh mount, uts, ipc, net and cgroup
+// namespaces that clone(2) made.
+func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
+	s := c.Spec
+	if !c.NoNewKeyring {
+		// A session keyring of its own, so the container cannot read the
+		// keys of whoever started it (keyrings(7)).
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + c.State.ID); err != nil && err != unix.ENOSYS {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+		log.Debug("keyctl(KEYCTL_JOIN_SESSION_KEYRING, \"_ses." + c.State.ID + "\")")
+	}
+	rc := &rootfs.Config{Rootfs: c.Rootfs, Spec: s, NoPivot: c.NoPivot, Log: log}
+	if err := rootfs.Prepare(rc); err != nil {
+		return err
+	}
+	// The namespaces exist and the mounts are made but the root is not
+	// pivoted yet: the moment the spec gives to createRuntime hooks, which
+	// the parent runs in the host's namespaces.
+	if err := sock.send(syncMsg{Type: msgHooks}, -1); err != nil {
+		return err
+	}
+	if _, _, err := sock.expect(msgContinue); err != nil {
+		return err
+	}
+	if s.Hooks != nil {
+		if err := runHooks("createContainer", s.Hooks.CreateContainer, c.State); err != nil {
+			return err
+		}
+	}
+	if err := rootfs.Pivot(rc); err != nil {
+		return err
+	}
+	// sysctls are written through /proc/sys, which Finalize makes
+	// read-only: so between the two.
+	if err := writeSysctls(s.Linux, log); err != nil {
+		return err
+	}
+	if err := rootfs.Finalize(rc); err != nil {
+		return err
+	}
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("sethostname %q: %w", s.Hostname, err)
+		}
+		log.Debug(fmt.Sprintf("sethostname(%q) in the new UTS namespace", s.Hostname))
+	}
+	if s.Domainname != "" {
+		if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+			return fmt.Errorf("setdomainname %q: %w", s.Domainname, err)
+		}
+	}
+	return startProcess(c, sock, log)
+}
+
+// initExec joins a running container. The parent already put this process
+// in the container's pid, net, ipc, uts and cgroup namespaces (setns(2) on
+// the thread that forked it); the mount namespace is joined here, because
+// the path of the binary being exec'd had to resolve on the host.
+func initExec(c *initConfig, sock *syncSocket, log *slog.Logger) error {
+	if c.MountNS > 0 {
+		// setns(CLONE_NEWNS) refuses a thread that shares its fs_struct
+		// (root, cwd) with other threads, as every Go thread does.
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return os.NewSyscallError("unshare(CLONE_FS)", err)
+		}
+		if err := unix.Setns(c.MountNS, unix.CLONE_NEWNS); err != nil {
+			return os.NewSyscallError("setns(mnt)", err)
+		}
+		log.Debug("setns(mnt) into the container's mount namespace")
+	}
+	if c.RootFD > 0 {
+		// setns(mnt) leaves us at the namespace's root; with --no-pivot
+		// the container's root is a chroot inside it.
+		if err := unix.Fchdir(c.RootFD); err != nil {
+			return os.NewSyscallError("fchdir(root)", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return os.NewSyscallError("chroot", err)
+		}
+	}
+	for _, fd := range []int{c.MountNS, c.RootFD} {
+		if fd > 2 {
+			unix.Close(fd)
+		}
+	}
+	return startProcess(c, sock, log)
+}
+
+// startProcess does what create and exec share: the process's terminal,
+// limits, working directory, credentials, then execve.
+func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
+	p := c.Process
+	if p.Terminal {
+		if err := setupConsole(sock, log); err != nil {
+			return err
+		}
+	}
+	for _, rl := range p.Rlimits {
+		if err := setRlimit(rl); err != nil {
+			return err
+		}
+		log.Debug(fmt.Sprintf("setrlimit(%s, soft=%d, hard=%d)", rl.Type, rl.Soft, rl.Hard))
+	}
+	if p.OOMScoreAdj != nil {
+		v := strconv.Itoa(*p.OOMScoreAdj)
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+			return fmt.Errorf("set oom_score_adj %s: %w", v, err)
+		}
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if c.Mode == "create" {
+		// Made as root before the user switch, as runc does; the path
+		// resolves inside the new root, never on the host (CVE-2024-21626
+		// was a cwd left pointing at a host fd).
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return fmt.Errorf("create cwd %s: %w", cwd, err)
+		}
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return &os.PathError{Op: "chdir", Path: cwd, Err: err}
+	}
+	path, err := lookPath(p.Args[0], p.Env)
+	if err != nil {
+		return err
+	}
+	// No fd of minirun's may reach the user's process (CVE-2024-21626):
+	// everything above stdio and the preserved fds closes at execve.
+	if err := unix.CloseRange(uint(3+c.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return os.NewSyscallError("close_range", err)
+	}
+	if err := setCredentials(p, log); err != nil {
+		return err
+	}
+	if p.NoNewPrivileges {
+		// After this, execve can never grant privileges (setuid bits, file
+		// capabilities): seccomp filters rely on it.
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return os.NewSyscallError("prctl(PR_SET_NO_NEW_PRIVS)", err)
+		}
+		log.Debug("prctl(PR_SET_NO_NEW_PRIVS, 1)")
+	}
+	log.Debug(fmt.Sprintf("execve(%q, %q)", path, p.Args))
+	if err := sock.send(syncMsg{Type: msgReady}, -1); err != nil {
+		return err
+	}
+	if c.Mode == "create" {
+		// Block until `minirun start` opens the other end: nothing of the
+		// user's runs before start. The fifo was opened O_PATH on the host
+		// before pivot_root; reopening it through /proc/self/fd gives a
+		// real write end without needing its host path.
+		fifo, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(c.FifoFD), os.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open exec fifo: %w", err)
+		}
+		if _, err := fifo.Write([]byte{0}); err != nil {
+			return fmt.Errorf("write exec fifo: %w", err)
+		}
+		fifo.Close()
+		if h := c.Spec.Hooks; h != nil {
+			st := c.State
+			st.Status = specs.StateCreated
+			if err := runHooks("startContainer", h.StartContainer, st); err != nil {
+				return err
+			}
+		}
+	}
+	if err := syscall.Exec(path, p.Args, p.Env); err != nil {
+		return &os.PathError{Op: "exec", Path: p.Args[0], Err: err}
+	}
+	panic("unreachable")
+}
+
+// setCredentials switches to the process's user and capability sets.
+//
+// The order is forced by the kernel: dropping from the bounding set needs
+// CAP_SETPCAP, so it comes first, while init is root; setresuid to a
+// non-zero uid clears the permitted set unless PR_SET_KEEPCAPS is on;
+// capset(2) then trims permitted/effective/inheritable, and ambient
+// capabilities can only be raised once they are permitted and inheritable.
+//
+// These are raw per-thread syscalls on purpose: credentials belong to a
+// thread in Linux, and only the thread that calls execve matters.
+func setCredentials(p *specs.Process, log *slog.Logger) error {
+	caps, unknown := capSetsOf(p.Capabilities)
+	for _, name := range unknown {
+		log.Warn("unknown capability skipped", "capability", name)
+	}
+	if before, err := readCaps(); err == nil {
+		log.Debug("capabilities before: " + before.String())
+	}
+	if err := dropBounding(caps.Bounding); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return os.NewSyscallError("prctl(PR_SET_KEEPCAPS)", err)
+	}
+	u := p.User
+	gids := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		gids[i] = int(g)
+	}
+	if err := unix.Setgroups(gids); err != nil {
+		return os.NewSyscallError("setgroups", err)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("setresgid(%d): %w", u.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("setresuid(%d): %w", u.UID, e)
+	}
+	log.Debug(fmt.Sprintf("setgroups(%v), setresgid(%d), setresuid(%d)", gids, u.GID, u.UID))
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return os.NewSyscallError("prctl(PR_SET_KEEPCAPS)", err)
+	}
+	skipped, err := setCaps(caps)
+	if err != nil {
+		return err
+	}
+	if skipped != 0 {
+		log.Debug("ambient capabilities skipped (not permitted and inheritable): " + capNames(skipped))
+	}
+	caps.Ambient &^= skipped
+	log.Debug("capabilities after: " + caps.String())
+	if u.Umask != nil {
+		unix.Umask(int(*u.Umask))
+	}
+	return nil
+}
+
+var rlimitTypes = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
+	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+func setRlimit(rl specs.POSIXRlimit) error {
+	res, ok := rlimitTypes[rl.Type]
+	if !ok {
+		return fmt.Errorf("unknown rlimit %q", rl.Type)
+	}
+	// prlimit(2) on ourselves: rlimits belong to the process and survive
+	// execve. Go's syscall.Setrlimit would also do, but it caches NOFILE.
+	lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
+	if err := unix.Prlimit(0, res, &lim, nil); err != nil {
+		return fmt.Errorf("setrlimit %s (soft %d, hard %d): %w", rl.Type, rl.Soft, rl.Hard, err)
+	}
+	return nil
+}
+
+func writeSysctls(l *specs.Linux, log *slog.Logger) error {
+	if l == nil {
+		return nil
+	}
+	for k, v := range l.Sysctl {
+		path := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(path, []byte(v), 0); err != nil {
+			return fmt.Errorf("write sysctl %s=%s: %w", k, v, err)
+		}
+		log.Debug(fmt.Sprintf("write %q to %s", v, path))
+	}
+	return nil
+}
+
+// lookPath finds name in the PATH of the process's own environment, in the
+// container's filesystem, not minirun's.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, checkExecutable(name)
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	var firstErr error
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if firstErr == nil && !errors.Is(err, unix.ENOENT) {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return "", firstErr
+	}
+	return "", &os.PathError{Op: "exec", Path: name, Err: fmt.Errorf("executable file not found in $PATH: %w", unix.ENOENT)}
+}
+
+func checkExecutable(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return &os.PathError{Op: "exec", Path: path, Err: unwrapErrno(err)}
+	}
+	if st.IsDir() {
+		return &os.PathError{Op: "exec", Path: path, Err: unix.EISDIR}
+	}
+	if st.Mode()&0o111 == 0 {
+		return &os.PathError{Op: "exec", Path: path, Err: unix.EACCES}
+	}
+	return nil
+}
+
+func unwrapErrno(err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}

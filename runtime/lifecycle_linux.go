@@ -1,0 +1,366 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// open locks id's state dir (how: LOCK_SH to read, LOCK_EX to change) and
+// loads its record.
+func (r *Runtime) open(id string, how int) (*record, *lockFile, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, nil, err
+	}
+	lock, err := lockDir(r.dir(id), how)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, notExist(id)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := r.loadRecord(id)
+	if err != nil {
+		lock.unlock()
+		return nil, nil, err
+	}
+	return rec, lock, nil
+}
+
+// status derives the status from the kernel's view, never from a stored
+// word that could be stale: init alive and the exec fifo still there means
+// created; alive without it, running; gone (or a zombie), stopped.
+func (r *Runtime) status(rec *record) Status {
+	if !alive(rec.Pid, rec.PidStart) {
+		r.noteExit(rec)
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(r.dir(rec.ID), fifoFile)); err == nil {
+		return Created
+	}
+	return Running
+}
+
+// noteExit records how init ended if nobody has and it can still be seen:
+// a zombie's /proc/PID/stat holds its wait status until its parent (or a
+// subreaper) collects it.
+func (r *Runtime) noteExit(rec *record) {
+	if r.loadExit(rec.ID) != nil {
+		return
+	}
+	st, err := readProcStat(rec.Pid)
+	if err != nil || st.StartTime != rec.PidStart || st.State != 'Z' {
+		return
+	}
+	writeJSON(r.dir(rec.ID), exitFile, exitStatusOf(syscall.WaitStatus(st.ExitCode)))
+}
+
+func exitStatusOf(ws syscall.WaitStatus) ExitStatus {
+	if ws.Signaled() {
+		return ExitStatus{Code: 128 + int(ws.Signal()), Signal: SignalName(ws.Signal())}
+	}
+	return ExitStatus{Code: ws.ExitStatus()}
+}
+
+// ContainerState is what `state` and `list` show: the OCI state plus what
+// minirun knows beyond it.
+type ContainerState struct {
+	specs.State
+	Rootfs  string      `json:"rootfs"`
+	Created time.Time   `json:"created"`
+	Exit    *ExitStatus `json:"exit,omitempty"`
+}
+
+func (r *Runtime) stateOf(rec *record) ContainerState {
+	status := r.status(rec)
+	cs := ContainerState{
+		State: specs.State{
+			Version: specs.Version, ID: rec.ID, Status: specs.ContainerState(status),
+			Bundle: rec.Bundle, Annotations: rec.Annotations,
+		},
+		Rootfs: rec.Rootfs, Created: rec.Created,
+	}
+	if status != Stopped {
+		cs.Pid = rec.Pid
+	} else {
+		cs.Exit = r.loadExit(rec.ID)
+	}
+	return cs
+}
+
+// State reports a container's state.
+func (r *Runtime) State(id string) (ContainerState, error) {
+	rec, lock, err := r.open(id, unix.LOCK_SH)
+	if err != nil {
+		return ContainerState{}, err
+	}
+	defer lock.unlock()
+	return r.stateOf(rec), nil
+}
+
+// List reports every container under the root, sorted by id.
+func (r *Runtime) List() ([]ContainerState, error) {
+	entries, err := os.ReadDir(r.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []ContainerState
+	for _, e := range entries {
+		if !e.IsDir() || ValidateID(e.Name()) != nil {
+			continue
+		}
+		cs, err := r.State(e.Name())
+		if err != nil {
+			continue // being created or deleted right now
+		}
+		out = append(out, cs)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Start lets a created container's init go on to execve the user's
+// process, then runs the poststart hooks.
+func (r *Runtime) Start(id string) error {
+	rec, lock, err := r.open(id, unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer lock.unlock()
+	return r.start(rec)
+}
+
+func (r *Runtime) start(rec *record) error {
+	switch s := r.status(rec); s {
+	case Created:
+	case Stopped:
+		return fmt.Errorf("cannot start a container that has stopped: %w", ErrNotCreated)
+	default:
+		return fmt.Errorf("cannot start a container in %s state: %w", s, ErrNotCreated)
+	}
+	if err := r.openFifo(rec); err != nil {
+		return err
+	}
+	r.Log.Debug("exec fifo opened: init goes on to execve", "id", rec.ID)
+	if h := rec.Spec.Hooks; h != nil {
+		st := r.stateOf(rec).State
+		st.Status = specs.StateRunning
+		// Per the runtime spec a failing poststart hook is only a warning.
+		if err := runHooks("poststart", h.Poststart, st); err != nil {
+			r.Log.Warn(err.Error())
+		}
+	}
+	return nil
+}
+
+// openFifo is start's half of the exec fifo: opening the read end wakes
+// init, blocked opening the write end; init then writes one byte. The open
+// is non-blocking and the wait polls, so that an init that died meanwhile
+// is noticed instead of waited on forever.
+func (r *Runtime) openFifo(rec *record) error {
+	path := filepath.Join(r.dir(rec.ID), fifoFile)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 100)
+		if err != nil && err != unix.EINTR {
+			return os.NewSyscallError("poll", err)
+		}
+		if n > 0 && pfd[0].Revents&unix.POLLIN != 0 {
+			var b [1]byte
+			if n, _ := unix.Read(fd, b[:]); n == 1 {
+				break
+			}
+		}
+		if !alive(rec.Pid, rec.PidStart) {
+			return errors.New("container init exited before start")
+		}
+	}
+	return os.Remove(path)
+}
+
+// Kill sends sig to the container's init, or with all to every process in
+// its pid namespace.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	rec, lock, err := r.open(id, unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer lock.unlock()
+	if s := r.status(rec); s == Stopped {
+		return ErrNotRunning
+	}
+	if all {
+		pids, err := r.pids(rec)
+		if err != nil {
+			return err
+		}
+		for _, pid := range pids {
+			unix.Kill(pid, sig)
+		}
+		return nil
+	}
+	return signalInit(rec, sig)
+}
+
+// signalInit signals init through a pidfd, which names that process and no
+// later one that might reuse its pid.
+func signalInit(rec *record, sig unix.Signal) error {
+	pfd, err := unix.PidfdOpen(rec.Pid, 0)
+	if err != nil {
+		if err == unix.ESRCH {
+			return ErrNotRunning
+		}
+		return os.NewSyscallError("pidfd_open", err)
+	}
+	defer unix.Close(pfd)
+	if !alive(rec.Pid, rec.PidStart) {
+		return ErrNotRunning
+	}
+	if err := unix.PidfdSendSignal(pfd, sig, nil, 0); err != nil {
+		if err == unix.ESRCH {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("signal %s: %w", SignalName(sig), err)
+	}
+	return nil
+}
+
+// pids lists the processes of the container: those in init's pid
+// namespace. A container that shares the host's pid namespace has only
+// init to show.
+func (r *Runtime) pids(rec *record) ([]int, error) {
+	if !alive(rec.Pid, rec.PidStart) {
+		return nil, nil
+	}
+	ns, err := os.Readlink("/proc/" + strconv.Itoa(rec.Pid) + "/ns/pid")
+	if err != nil {
+		return nil, err
+	}
+	own, _ := os.Readlink("/proc/self/ns/pid")
+	if ns == own {
+		return []int{rec.Pid}, nil
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	return pids, nil
+}
+
+// Pids lists the host pids of the container's processes.
+func (r *Runtime) Pids(id string) ([]int, error) {
+	rec, lock, err := r.open(id, unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
+	return r.pids(rec)
+}
+
+// Delete removes a stopped (or, with force, any) container: it kills what
+// is left, runs the poststop hooks and removes the state.
+func (r *Runtime) Delete(id string, force bool) error {
+	if err := ValidateID(id); err != nil {
+		return err
+	}
+	lock, err := lockDir(r.dir(id), unix.LOCK_EX)
+	if errors.Is(err, fs.ErrNotExist) {
+		return notExist(id)
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.unlock()
+	rec, err := r.loadRecord(id)
+	if errors.Is(err, ErrNotExist) {
+		// A create that crashed before writing its record: nothing runs.
+		return os.RemoveAll(r.dir(id))
+	}
+	if err != nil {
+		return err
+	}
+	return r.destroy(rec, force)
+}
+
+func (r *Runtime) destroy(rec *record, force bool) error {
+	switch s := r.status(rec); s {
+	case Running:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s (use --force): %w", rec.ID, s, ErrRunning)
+		}
+		fallthrough
+	case Created:
+		// Killing pid 1 of a pid namespace kills every process in it.
+		if err := signalInit(rec, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+			return err
+		}
+		if err := waitGone(rec, 10*time.Second); err != nil {
+			return err
+		}
+	}
+	if h := rec.Spec.Hooks; h != nil {
+		st := r.stateOf(rec).State
+		st.Status = specs.StateStopped
+		if err := runHooks("poststop", h.Poststop, st); err != nil {
+			r.Log.Warn(err.Error())
+		}
+	}
+	r.Log.Debug("container deleted", "id", rec.ID)
+	return os.RemoveAll(r.dir(rec.ID))
+}
+
+// waitGone waits until init has exited. It cannot wait(2) for it (it is
+// not our child), but a pidfd polls readable once the process exits.
+func waitGone(rec *record, timeout time.Duration) error {
+	pfd, err := unix.PidfdOpen(rec.Pid, 0)
+	if err == unix.ESRCH {
+		return nil
+	}
+	if err != nil {
+		return os.NewSyscallError("pidfd_open", err)
+	}
+	defer unix.Close(pfd)
+	if !alive(rec.Pid, rec.PidStart) {
+		return nil
+	}
+	fds := []unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		n, err := unix.Poll(fds, int(time.Until(deadline)/time.Millisecond)+1)
+		if err == unix.EINTR {
+			continue
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("container %s: init (pid %d) did not exit within %s", rec.ID, rec.Pid, timeout)
+}

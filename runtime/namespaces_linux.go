@@ -1,0 +1,110 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	goruntime "runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// nsKinds maps the spec's namespace types to clone(2) flags and to their
+// names under /proc/PID/ns.
+var nsKinds = map[specs.LinuxNamespaceType]struct {
+	flag uintptr
+	proc string
+}{
+	specs.PIDNamespace:     {unix.CLONE_NEWPID, "pid"},
+	specs.NetworkNamespace: {unix.CLONE_NEWNET, "net"},
+	specs.MountNamespace:   {unix.CLONE_NEWNS, "mnt"},
+	specs.IPCNamespace:     {unix.CLONE_NEWIPC, "ipc"},
+	specs.UTSNamespace:     {unix.CLONE_NEWUTS, "uts"},
+	specs.UserNamespace:    {unix.CLONE_NEWUSER, "user"},
+	specs.CgroupNamespace:  {unix.CLONE_NEWCGROUP, "cgroup"},
+	specs.TimeNamespace:    {unix.CLONE_NEWTIME, "time"},
+}
+
+// ErrUnsupported marks configurations minirun refuses rather than
+// half-applies.
+var ErrUnsupported = fmt.Errorf("not supported by minirun")
+
+// nsJoin is an existing namespace to enter with setns(2).
+type nsJoin struct {
+	fd   *os.File
+	flag int
+	what string
+}
+
+// namespacePlan splits the spec's namespaces into clone flags (new ones)
+// and namespaces to join (those given by path).
+func namespacePlan(l *specs.Linux) (cloneFlags uintptr, joins []nsJoin, mountNS *os.File, err error) {
+	if l == nil {
+		return 0, nil, nil, nil
+	}
+	defer func() {
+		if err != nil {
+			closeJoins(joins)
+			if mountNS != nil {
+				mountNS.Close()
+			}
+		}
+	}()
+	for _, ns := range l.Namespaces {
+		kind, ok := nsKinds[ns.Type]
+		if !ok {
+			return 0, nil, nil, fmt.Errorf("unknown namespace type %q", ns.Type)
+		}
+		switch ns.Type {
+		case specs.UserNamespace, specs.TimeNamespace:
+			return 0, nil, nil, fmt.Errorf("%s namespace: %w", ns.Type, ErrUnsupported)
+		}
+		if ns.Path == "" {
+			cloneFlags |= kind.flag
+			continue
+		}
+		f, err := os.Open(ns.Path)
+		if err != nil {
+			return 0, nil, nil, fmt.Errorf("open %s namespace: %w", ns.Type, err)
+		}
+		if ns.Type == specs.MountNamespace {
+			mountNS = f
+			continue
+		}
+		joins = append(joins, nsJoin{fd: f, flag: int(kind.flag), what: string(ns.Type) + " " + ns.Path})
+	}
+	return cloneFlags, joins, mountNS, nil
+}
+
+func closeJoins(joins []nsJoin) {
+	for _, j := range joins {
+		j.fd.Close()
+	}
+}
+
+// startJoined starts cmd from a thread that first entered the namespaces
+// in joins: a child inherits its namespaces from the thread that forks it,
+// and setns(CLONE_NEWPID) only changes the pid namespace of the caller's
+// future children, so this is the only way from Go (no cgo, no code before
+// the runtime starts) to start a process inside an existing pid namespace.
+//
+// The thread stays locked and is never unlocked: it now lives in the
+// container's namespaces, and the Go runtime ends a locked thread when its
+// goroutine exits instead of handing it to other goroutines.
+func startJoined(start func() error, joins []nsJoin) error {
+	if len(joins) == 0 {
+		return start()
+	}
+	errc := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		for _, j := range joins {
+			if err := unix.Setns(int(j.fd.Fd()), j.flag); err != nil {
+				errc <- fmt.Errorf("setns %s: %w", j.what, err)
+				return
+			}
+		}
+		errc <- start()
+	}()
+	return <-errc
+}

@@ -1,0 +1,114 @@
+package runtime
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// RunOpts are run's flags: create's, and whether to wait.
+type RunOpts struct {
+	CreateOpts
+	Detach bool
+}
+
+// Run creates and starts a container and, unless detached, waits for it,
+// relays signals to it and deletes it when it exits. The returned status is
+// the container's (128+N for a signal N).
+func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
+	c, lock, err := r.create(id, o.CreateOpts, !o.Detach)
+	if err != nil {
+		return ExitStatus{}, err
+	}
+	defer lock.unlock()
+	defer c.close()
+	rec, err := r.loadRecord(id)
+	if err == nil {
+		err = r.start(rec)
+	}
+	if err == nil {
+		err = r.awaitExec(c)
+	}
+	if err != nil {
+		c.kill()
+		if rec != nil {
+			r.destroy(rec, true)
+		} else {
+			os.RemoveAll(r.dir(id))
+		}
+		return ExitStatus{}, err
+	}
+	if o.Detach {
+		return ExitStatus{}, nil
+	}
+	// Nothing else can change this container while it runs in front of
+	// the user, except kill (which takes the lock): let go of it.
+	lock.unlock()
+	es := r.wait(c, o.Stdio)
+	writeJSON(r.dir(id), exitFile, es)
+	lock, err = lockDir(r.dir(id), unix.LOCK_EX)
+	if err != nil {
+		return es, err
+	}
+	return es, r.destroy(rec, true)
+}
+
+// awaitExec waits for the end of the handshake: the sync socket is
+// close-on-exec in the process, so EOF means execve succeeded; otherwise
+// the process says why it failed.
+func (r *Runtime) awaitExec(c *child) error {
+	m, _, err := c.sock.next()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return err
+	case m.Type == msgError:
+		return &InitError{Msg: m.Error, Errno: unix.Errno(m.Errno)}
+	}
+	return errors.New("sync: unexpected " + m.Type + " message after start")
+}
+
+// wait relays signals and the terminal until the child exits, and returns
+// how it ended.
+func (r *Runtime) wait(c *child, stdio Stdio) ExitStatus {
+	stdio = stdio.orDefault()
+	sigs := make(chan os.Signal, 32)
+	// Everything a user or a supervisor might send goes on to the
+	// container, as with runc; SIGCHLD, SIGWINCH (the pty follows our
+	// terminal instead) and SIGURG (Go's preemption) stay here.
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			if sig := s.(unix.Signal); sig != unix.SIGCHLD && sig != unix.SIGWINCH && sig != unix.SIGURG && sig != unix.SIGPIPE {
+				c.cmd.Process.Signal(sig)
+			}
+		}
+	}()
+	var copied chan struct{}
+	if c.console != nil {
+		restore := proxyConsole(c.console, stdio.Stdin, stdio.Stdout)
+		defer restore()
+		copied = make(chan struct{})
+		go func() {
+			io.Copy(stdio.Stdout, c.console) // ends with EIO once no process holds the pty
+			close(copied)
+		}()
+	}
+	c.cmd.Wait()
+	if copied != nil {
+		// Output still in the pty after the process ended; a background
+		// process holding the pty open must not keep us here.
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+		}
+	}
+	return exitStatusOf(c.cmd.ProcessState.Sys().(syscall.WaitStatus))
+}

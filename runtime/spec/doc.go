@@ -1,0 +1,67 @@
+// Package spec reads, checks and produces OCI runtime configurations: the
+// config.json at the heart of every container minirun runs.
+//
+// # Bundles and config.json
+//
+// An OCI bundle is a directory that holds everything a runtime needs to start
+// one container:
+//
+//	bundle/
+//	├── config.json   what to run and how to isolate it
+//	└── rootfs/       the container's root filesystem (the name is set in config.json)
+//
+// config.json is the runtime-spec's Spec serialised as JSON. It says which
+// process to start (args, env, cwd, user, capabilities, rlimits), where the
+// root filesystem is (root.path, relative to the bundle unless absolute),
+// what to mount on top of it, which hooks to call, and, under "linux", which
+// namespaces to create or join, the cgroup limits, devices, sysctls and the
+// paths to mask. Podman, containerd and Docker write a bundle and call the
+// runtime with its path (`minirun create --bundle DIR ID`); `minirun run`
+// writes one of its own from an image. Either way, the runtime only ever
+// sees a bundle.
+//
+// # What this package does
+//
+//   - [Default] returns the config.json that `minirun spec` writes: runc's
+//     default, so tools and tutorials written for runc work unchanged.
+//   - [Load] reads BUNDLE/config.json and [Validate]s it: each problem comes
+//     back as one line naming the file and the JSON field at fault, wrapping
+//     [ErrInvalid]. A missing or unreadable file comes back as the
+//     [os.PathError] from reading it instead, so callers can tell "no bundle
+//     here" (errors.Is(err, fs.ErrNotExist)) from "a bundle with a mistake"
+//     (errors.Is(err, ErrInvalid)).
+//   - [LoadProcess] and [ValidateProcess] do the same for a lone Process, the
+//     JSON that `minirun exec --process FILE` gets.
+//   - [Features] describes what minirun understands, printed by
+//     `minirun features`, and [CapabilityNames] maps capability numbers to
+//     their names.
+//
+// Validation checks that a config is well-formed: fields the spec requires
+// are present, paths that must be absolute are, names come from the sets the
+// spec or the kernel defines. It does not decide whether minirun supports a
+// well-formed feature (a user namespace, say, or an unknown but well-formed
+// capability); the runtime does that where it applies the config, so that the
+// error comes from the code that knows why. Unknown JSON fields are accepted:
+// configs written by other tools routinely carry extensions.
+//
+// # When not to use it
+//
+// This package only reads files (and, given a relative bundle path, asks for
+// the current directory). It cannot tell whether the kernel supports what a
+// config asks for; that is learnt by trying, in the runtime. Nor does it turn
+// a config into actions: the rootfs, cgroups and runtime packages do that.
+//
+// # Further reading
+//
+// The runtime-spec, v1.3.0, which the types in
+// github.com/opencontainers/runtime-spec/specs-go implement:
+//
+//   - bundle.md: https://github.com/opencontainers/runtime-spec/blob/v1.3.0/bundle.md
+//   - config.md (every field of config.json): https://github.com/opencontainers/runtime-spec/blob/v1.3.0/config.md
+//   - config-linux.md (the "linux" object): https://github.com/opencontainers/runtime-spec/blob/v1.3.0/config-linux.md
+//   - runtime.md (the create/start/kill/delete lifecycle and when hooks run): https://github.com/opencontainers/runtime-spec/blob/v1.3.0/runtime.md
+//   - features.md (the document [Features] returns): https://github.com/opencontainers/runtime-spec/blob/v1.3.0/features.md
+//
+// And the man pages behind the fields: namespaces(7), capabilities(7),
+// getrlimit(2), mount(8), proc(5).
+package spec
