@@ -50,11 +50,11 @@ type helperConfig struct {
 }
 
 type statFact struct {
-	Errno              int
-	Mode               uint32
-	Major, Minor       uint32
-	UID, GID           uint32
-	Link               string
+	Errno        int
+	Mode         uint32
+	Major, Minor uint32
+	UID, GID     uint32
+	Link         string
 }
 
 type readFact struct {
@@ -74,19 +74,22 @@ type report struct {
 	Log        []string
 }
 
-// TestHelperRootfs is the child's entry point; run directly it skips.
-func TestHelperRootfs(t *testing.T) {
-	cfgPath := os.Getenv(helperEnv)
-	if cfgPath == "" {
-		t.Skip("helper process for the root tests")
+// TestMain dispatches the child first thing, before the testing package
+// parses flags or runs any test: one re-exec entry point, as in the
+// runtime's main.
+func TestMain(m *testing.M) {
+	if cfgPath := os.Getenv(helperEnv); cfgPath != "" {
+		// Like the runtime's init: one locked thread does the work.
+		goruntime.LockOSThread()
+		b, err := json.Marshal(helperRun(cfgPath))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Printf("%s%s\n", reportMarker, b)
+		os.Exit(0)
 	}
-	goruntime.LockOSThread()
-	rep := helperRun(cfgPath)
-	b, err := json.Marshal(rep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("\n%s%s\n", reportMarker, b)
+	os.Exit(m.Run())
 }
 
 func helperRun(cfgPath string) (rep report) {
@@ -191,8 +194,8 @@ type logLines struct {
 }
 
 func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logLines) WithAttrs([]slog.Attr) slog.Handler        { return l }
-func (l *logLines) WithGroup(string) slog.Handler             { return l }
+func (l *logLines) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logLines) WithGroup(string) slog.Handler            { return l }
 func (l *logLines) Handle(_ context.Context, r slog.Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -211,7 +214,7 @@ func runHelper(t *testing.T, hc helperConfig) report {
 	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRootfs$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+cfgPath)
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC,

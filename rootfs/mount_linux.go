@@ -13,9 +13,18 @@ import (
 // Prepare builds the container's filesystem view under Config.Rootfs, in
 // the new mount namespace and before Pivot: it makes the mount tree
 // private, binds the rootfs onto itself, makes each mount of the spec in
-// order, and fills /dev. Call it from the container's init, on the thread
-// that will go on to call Pivot and Finalize (a locked OS thread). It
-// changes the process umask for a moment and restores it.
+// order, and fills /dev.
+//
+// Call it from the container's init, a process cloned with CLONE_NEWNS, so
+// that all its threads share the new mount namespace. Nothing this package
+// changes is per-thread: root, cwd and umask (changed for a moment and
+// restored) belong to the fs_struct that Go's threads share, so the
+// runtime's locked thread is its own convention, not a need of this
+// package. But do not call it from a thread that did unshare(CLONE_FS):
+// Pivot would then move that thread alone. The host's procfs must still be
+// mounted at /proc (a fresh mount namespace is a copy of the host's):
+// mounts go through /proc/self/fd. Bind sources are host paths; relative
+// ones are taken from the cwd.
 func Prepare(c *Config) error {
 	plan, err := Plan(c)
 	if err != nil {
@@ -108,18 +117,14 @@ func (r *root) mount(log *slog.Logger, m Mount) error {
 	at := r.hostPath(resolved)
 
 	fallback := false
-	switch {
-	case m.Cgroup:
-		err = sysMount(log, m.Source, procFd(fd), m.FSType, m.Flags, m.Data, at)
-		if err != nil {
-			// Refused (e.g. in a user namespace without its own cgroup
-			// namespace): show the host's hierarchy read-only instead.
-			log.Debug("cgroup2 refused, binding the host's /sys/fs/cgroup instead", "err", err)
-			fallback = true
-			err = sysMount(log, "/sys/fs/cgroup", procFd(fd), "", msBind|msRec, "", at)
-		}
-	default:
-		err = sysMount(log, m.Source, procFd(fd), m.FSType, m.Flags, m.Data, at)
+	err = sysMount(log, m.Source, procFd(fd), m.FSType, m.Flags, m.Data, at)
+	if err != nil && m.Cgroup {
+		// cgroup2 refused (e.g. in a user namespace without a cgroup
+		// namespace of its own, or options it does not know): show the
+		// host's hierarchy, read-only, instead.
+		log.Debug("cgroup2 refused, binding the host's /sys/fs/cgroup instead", "err", err)
+		fallback = true
+		err = sysMount(log, "/sys/fs/cgroup", procFd(fd), "", msBind|msRec, "", at)
 	}
 	if err != nil {
 		return fail(err)
@@ -227,7 +232,7 @@ func currentFlags(target string) (uintptr, error) {
 	}
 	var flags uintptr
 	for _, f := range statfsFlags {
-		if s.Flags&f.st != 0 {
+		if int64(s.Flags)&f.st != 0 {
 			flags |= f.ms
 		}
 	}

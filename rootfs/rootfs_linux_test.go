@@ -136,6 +136,7 @@ func TestContainer(t *testing.T) {
 		t.Fatalf("%s: %s\nlog:\n%s", rep.Stage, rep.Err, strings.Join(rep.Log, "\n"))
 	}
 
+	t.Logf("the init's debug log:\n%s", strings.Join(rep.Log, "\n"))
 	if rep.Cwd != "/" {
 		t.Errorf("cwd after Pivot = %q, want /", rep.Cwd)
 	}
@@ -265,5 +266,78 @@ func TestContainer(t *testing.T) {
 	// The files a bind of a file needs exist inside the rootfs, not on the host.
 	if _, err := os.Stat(filepath.Join(rootfs, "etc/hosts")); err != nil {
 		t.Errorf("bind target not created in the rootfs: %v", err)
+	}
+}
+
+// TestNoPivotShared covers MS_MOVE+chroot and linux.rootfsPropagation
+// "rshared": / is shared at the end, and still nothing reached the host.
+func TestNoPivotShared(t *testing.T) {
+	for _, noPivot := range []bool{true, false} {
+		dir := hostDir(t)
+		rootfs := buildRootfs(t, dir)
+		spec := &specs.Spec{
+			Mounts: []specs.Mount{
+				{Destination: "/proc", Type: "proc", Source: "proc"},
+				{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"},
+			},
+			Linux: &specs.Linux{RootfsPropagation: "rshared"},
+		}
+		rep := runHelper(t, helperConfig{
+			Rootfs: rootfs, Spec: spec, NoPivot: noPivot,
+			Write: []string{"/newfile"}, Exec: []string{"/bin/busybox", "cat", "/etc/hostname"},
+		})
+		checkNoLeak(t, dir)
+		if rep.Err != "" {
+			t.Fatalf("noPivot=%v: %s: %s\nlog:\n%s", noPivot, rep.Stage, rep.Err, strings.Join(rep.Log, "\n"))
+		}
+		root := findMount(rep.Mounts, "/")
+		if root == nil || !strings.Contains(root.Optional, "shared:") {
+			t.Errorf("noPivot=%v: / is %+v, want shared", noPivot, root)
+		}
+		if rep.Cwd != "/" || rep.Exec != "box\n" || rep.Write["/newfile"] != 0 {
+			t.Errorf("noPivot=%v: cwd %q, cat /etc/hostname %q, write /newfile errno %d", noPivot, rep.Cwd, rep.Exec, rep.Write["/newfile"])
+		}
+		wantStep := `pivot_root(".", ".")`
+		if noPivot {
+			wantStep = `chroot(".")`
+		}
+		if !slices.Contains(rep.Log, wantStep) {
+			t.Errorf("noPivot=%v: log has no %s:\n%s", noPivot, wantStep, strings.Join(rep.Log, "\n"))
+		}
+	}
+}
+
+// TestCgroupFallback: when the kernel refuses cgroup2 (here: an option it
+// does not know), the host's /sys/fs/cgroup is bound read-only, submounts
+// included.
+func TestCgroupFallback(t *testing.T) {
+	dir := hostDir(t)
+	rootfs := buildRootfs(t, dir)
+	spec := &specs.Spec{Mounts: []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "ro", "no-such-option"}},
+	}}
+	host, err := readMountInfo("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := runHelper(t, helperConfig{Rootfs: rootfs, Spec: spec})
+	checkNoLeak(t, dir)
+	if rep.Err != "" {
+		t.Fatalf("%s: %s\nlog:\n%s", rep.Stage, rep.Err, strings.Join(rep.Log, "\n"))
+	}
+	n := 0
+	for _, m := range host {
+		if m.Point != "/sys/fs/cgroup" && !strings.HasPrefix(m.Point, "/sys/fs/cgroup/") {
+			continue
+		}
+		n++
+		in := findMount(rep.Mounts, m.Point)
+		if in == nil || !hasOption(in.Options, "ro") || !hasOption(in.Options, "nosuid") {
+			t.Errorf("host's %s inside: %+v, want it read-only and nosuid", m.Point, in)
+		}
+	}
+	if n == 0 {
+		testenv.SkipOrFail(t, "the host has nothing at /sys/fs/cgroup")
 	}
 }

@@ -215,7 +215,7 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 // are fds to pass (their numbers in init are written to *extraFD, first
 // one only), after the preserved ones and the sync socket.
 func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, preserve int, extra []*os.File, extraFD *int, cloneFlags uintptr, joins []nsJoin) (*child, error) {
-	exe, err := sealedSelf()
+	exe, exeWhat, err := protectedSelf()
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +259,7 @@ func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, prese
 			Setsid: cfg.Process.Terminal,
 		},
 	}
-	r.Log.Debug(fmt.Sprintf("clone(%s) → /proc/self/fd/%d init (a sealed memfd copy of minirun)", cloneFlagNames(cloneFlags), exeFD))
+	r.Log.Debug(fmt.Sprintf("clone(%s), then execve(/proc/self/fd/%d, [minirun init]): %s", cloneFlagNames(cloneFlags), exeFD, exeWhat))
 	for _, j := range joins {
 		r.Log.Debug("setns(" + j.what + ") before clone")
 	}

@@ -22,8 +22,9 @@
 // container from the inside. The two talk over a socket pair; the messages
 // and their order are drawn in sync_linux.go.
 //
-// init is exec'd from a sealed memfd copy of the binary, never from the
-// file on the host (sealed_linux.go says why: CVE-2019-5736).
+// init is exec'd from a read-only detached mount of the binary (or a
+// sealed memfd copy), never through a writable path to the file on the host
+// (selfexe_linux.go says why: CVE-2019-5736).
 //
 // # create and start
 //
