@@ -88,6 +88,9 @@ func (r *Runtime) Create(id string, o CreateOpts) error {
 	if err != nil {
 		return err
 	}
+	if rec, err := r.loadRecord(id); err == nil {
+		r.startMonitor(rec)
+	}
 	lock.unlock()
 	c.close()
 	return nil

@@ -115,9 +115,16 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 		return err
 	}
 	// sysctls are written through /proc/sys, which Finalize makes
-	// read-only: so between the two.
+	// read-only: so between the two. The same goes for a missing working
+	// directory, which runc creates, as root, before the root filesystem
+	// may turn read-only.
 	if err := writeSysctls(s.Linux, log); err != nil {
 		return err
+	}
+	if cwd := s.Process.Cwd; cwd != "" {
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return fmt.Errorf("create cwd %s: %w", cwd, err)
+		}
 	}
 	if err := rootfs.Finalize(rc); err != nil {
 		return err
@@ -195,14 +202,9 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	if cwd == "" {
 		cwd = "/"
 	}
-	if c.Mode == "create" {
-		// Made as root before the user switch, as runc does; the path
-		// resolves inside the new root, never on the host (CVE-2024-21626
-		// was a cwd left pointing at a host fd).
-		if err := os.MkdirAll(cwd, 0o755); err != nil {
-			return fmt.Errorf("create cwd %s: %w", cwd, err)
-		}
-	}
+	// chdir after pivot_root or setns: the path resolves inside the
+	// container, never on the host (CVE-2024-21626 was a cwd left pointing
+	// at a host fd).
 	if err := unix.Chdir(cwd); err != nil {
 		return &os.PathError{Op: "chdir", Path: cwd, Err: err}
 	}

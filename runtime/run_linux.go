@@ -44,6 +44,7 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 		return ExitStatus{}, err
 	}
 	if o.Detach {
+		r.startMonitor(rec)
 		return ExitStatus{}, nil
 	}
 	// Nothing else can change this container while it runs in front of

@@ -32,6 +32,9 @@ func main() {
 	if runtime.IsInit() {
 		runtime.Init() // never returns
 	}
+	if runtime.IsMonitor() {
+		runtime.Monitor() // never returns
+	}
 	app := newApp()
 	if err := app.Run(os.Args); err != nil {
 		var ec exitCode
