@@ -212,6 +212,7 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	p.Env = withHome(p.Env, p.User.UID)
 	// No fd of minirun's may reach the user's process (CVE-2024-21626):
 	// everything above stdio and the preserved fds closes at execve.
 	if err := unix.CloseRange(uint(3+c.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
@@ -237,14 +238,17 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 		// user's runs before start. The fifo was opened O_PATH on the host
 		// before pivot_root; reopening it through /proc/self/fd gives a
 		// real write end without needing its host path.
-		fifo, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(c.FifoFD), os.O_WRONLY|unix.O_CLOEXEC, 0)
+		//
+		// The write end stays open, close-on-exec, until execve: start
+		// reads EOF exactly when the user's process replaced init, and
+		// only then runs the poststart hooks.
+		fifo, err := unix.Open("/proc/self/fd/"+strconv.Itoa(c.FifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("open exec fifo: %w", err)
 		}
-		if _, err := fifo.Write([]byte{0}); err != nil {
+		if _, err := unix.Write(fifo, []byte{0}); err != nil {
 			return fmt.Errorf("write exec fifo: %w", err)
 		}
-		fifo.Close()
 		if h := c.Spec.Hooks; h != nil {
 			st := c.State
 			st.Status = specs.StateCreated
@@ -383,6 +387,28 @@ func lookPath(name string, env []string) (string, error) {
 		return "", firstErr
 	}
 	return "", &os.PathError{Op: "exec", Path: name, Err: fmt.Errorf("executable file not found in $PATH: %w", unix.ENOENT)}
+}
+
+// withHome adds HOME, as runc does, when the process has none: the home
+// directory of uid in the container's /etc/passwd, else "/".
+func withHome(env []string, uid uint32) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if data, err := os.ReadFile("/etc/passwd"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			// name:password:uid:gid:gecos:home:shell, passwd(5)
+			f := strings.Split(line, ":")
+			if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) && f[5] != "" {
+				home = f[5]
+				break
+			}
+		}
+	}
+	return append(env, "HOME="+home)
 }
 
 func checkExecutable(path string) error {

@@ -166,9 +166,11 @@ func (r *Runtime) start(rec *record) error {
 }
 
 // openFifo is start's half of the exec fifo: opening the read end wakes
-// init, blocked opening the write end; init then writes one byte. The open
-// is non-blocking and the wait polls, so that an init that died meanwhile
-// is noticed instead of waited on forever.
+// init, blocked opening the write end; init writes one byte, runs the
+// startContainer hooks and execve's, which closes its (close-on-exec) write
+// end: EOF here means the user's process runs. The open is non-blocking
+// and the waits poll, so that an init that died meanwhile is noticed
+// instead of waited on forever.
 func (r *Runtime) openFifo(rec *record) error {
 	path := filepath.Join(r.dir(rec.ID), fifoFile)
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
@@ -176,23 +178,32 @@ func (r *Runtime) openFifo(rec *record) error {
 		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
+	got := false
 	for {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(pfd, 100)
 		if err != nil && err != unix.EINTR {
 			return os.NewSyscallError("poll", err)
 		}
-		if n > 0 && pfd[0].Revents&unix.POLLIN != 0 {
+		if n > 0 {
 			var b [1]byte
-			if n, _ := unix.Read(fd, b[:]); n == 1 {
-				break
+			switch n, _ := unix.Read(fd, b[:]); {
+			case n == 1:
+				got = true
+				continue
+			case n == 0 && got:
+				// EOF after the byte: init has exec'd.
+				return os.Remove(path)
 			}
 		}
 		if !alive(rec.Pid, rec.PidStart) {
+			if got {
+				// The process ran and already ended.
+				return os.Remove(path)
+			}
 			return errors.New("container init exited before start")
 		}
 	}
-	return os.Remove(path)
 }
 
 // Kill sends sig to the container's init, or with all to every process in
@@ -293,6 +304,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	lock, err := lockDir(r.dir(id), unix.LOCK_EX)
 	if errors.Is(err, fs.ErrNotExist) {
+		if force {
+			return nil // runc: deleting what is not there, by force, is done
+		}
 		return notExist(id)
 	}
 	if err != nil {
