@@ -102,6 +102,9 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	if err := ValidateID(id); err != nil {
 		return nil, nil, err
 	}
+	if err := checkPreserved(o.PreserveFDs); err != nil {
+		return nil, nil, err
+	}
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return nil, nil, err

@@ -52,6 +52,9 @@ func (r *Runtime) Exec(id string, o ExecOpts) (ExitStatus, error) {
 }
 
 func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
+	if err := checkPreserved(o.PreserveFDs); err != nil {
+		return nil, err
+	}
 	rec, lock, err := r.open(id, unix.LOCK_SH)
 	if err != nil {
 		return nil, err

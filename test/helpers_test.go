@@ -54,6 +54,7 @@ func (r result) String() string {
 // and timeout.
 type rtOpts struct {
 	stdin, stdout, stderr *os.File
+	extra                 []*os.File // fds 3, 4, ... of the runtime
 	timeout               time.Duration
 }
 
@@ -85,6 +86,7 @@ func rtWith(t *testing.T, o rtOpts, args ...string) result {
 	// Output goes to files, never pipes: a container inherits create's
 	// stdout and stderr, and a pipe would keep Wait waiting on it.
 	var outPath, errPath string
+	cmd.ExtraFiles = o.extra
 	if o.stdin != nil { // a nil *os.File in an io.Reader is no nil Reader
 		cmd.Stdin = o.stdin
 	}

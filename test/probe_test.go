@@ -417,3 +417,31 @@ func TestJoinNetns(t *testing.T) {
 		t.Errorf("net namespace inode %s inside, want %s (the joined one)", got, want)
 	}
 }
+
+// TestPreserveFDs: --preserve-fds passes exactly the fds the caller gave,
+// renumbered from 3, and refuses to reach past them, where it would hand
+// one of the runtime's own fds (a state dir lock, the log file) to the
+// container.
+func TestPreserveFDs(t *testing.T) {
+	bundle := newBundle(t, nil)
+	passed, err := os.Open("/etc/hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer passed.Close()
+	r := rtWith(t, rtOpts{extra: []*os.File{passed}}, "run", "--preserve-fds", "1", "--bundle", bundle, newID(t))
+	if r.code != 0 {
+		t.Fatalf("%v", r)
+	}
+	p := parseReport(t, r.stdout)
+	if len(p.Fds) != 4 || p.Fds[3] != "/etc/hostname" {
+		t.Errorf("open fds = %v, want 0, 1, 2 and 3 -> /etc/hostname", p.Fds)
+	}
+	if !isMinirun {
+		return // runc hands on whatever its fd 3 happens to be
+	}
+	r = rt(t, "run", "--preserve-fds", "1", "--bundle", bundle, newID(t))
+	if r.code == 0 || !strings.Contains(r.stderr, "preserve-fds") {
+		t.Errorf("--preserve-fds 1 without an fd 3: want a clear error, got %v", r)
+	}
+}

@@ -1,5 +1,13 @@
 // Command minirun is a small container runtime: it runs OCI bundles with a
 // runc-compatible command line. See the README for the tour.
+//
+// The Go runtime (1.25 and later) reads the cgroup CPU limit at start and
+// keeps the host's cgroup files open to follow it. A container runtime must
+// not: those fds would take the numbers that --preserve-fds hands to the
+// container, and init would start with host cgroup files open.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
 package main
 
 import (
