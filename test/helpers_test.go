@@ -354,6 +354,12 @@ type ociState struct {
 	Pid         int               `json:"pid"`
 	Bundle      string            `json:"bundle"`
 	Annotations map[string]string `json:"annotations"`
+	Exit        *exitState        `json:"exit"` // minirun's own: how init ended, once it has
+}
+
+type exitState struct {
+	Code   int    `json:"code"`
+	Signal string `json:"signal"`
 }
 
 func state(t *testing.T, id string) ociState {

@@ -59,6 +59,14 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("stopped container reads as %q later", st.Status)
 	}
 	waitDead(t, st.Pid)
+	if isMinirun {
+		// The exit status is kept even though init was not minirun's
+		// child: this suite is a subreaper and collects it at once.
+		exit := waitExit(t, c.id)
+		if exit.Code != 137 || exit.Signal != "SIGKILL" {
+			t.Errorf("recorded exit = %+v, want code 137, signal SIGKILL", exit)
+		}
+	}
 	if r := rt(t, "kill", c.id, "KILL"); r.code == 0 || !strings.Contains(r.stderr, "container not running") {
 		t.Errorf("kill of a stopped container: want failure with %q, got %v", "container not running", r)
 	}
@@ -262,4 +270,17 @@ func TestRlimitSoftBelowHard(t *testing.T) {
 		}
 	}
 	t.Errorf("no Max open files line in:\n%s", r.stdout)
+}
+
+// waitExit polls state until it records how init ended.
+func waitExit(t *testing.T, id string) exitState {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if st := state(t, id); st.Exit != nil {
+			return *st.Exit
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("container %s: no exit status recorded after 2s", id)
+	panic("unreachable")
 }
