@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -278,8 +279,10 @@ func setCredentials(p *specs.Process, log *slog.Logger) error {
 	for _, name := range unknown {
 		log.Warn("unknown capability skipped", "capability", name)
 	}
-	if before, err := readCaps(); err == nil {
-		log.Debug("capabilities before: " + before.String())
+	if log.Enabled(context.Background(), slog.LevelDebug) {
+		if before, err := readCaps(); err == nil {
+			log.Debug("capabilities before: " + before.String())
+		}
 	}
 	if err := dropBounding(caps.Bounding); err != nil {
 		return err

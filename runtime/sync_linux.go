@@ -107,16 +107,26 @@ func (s *syncSocket) send(m syncMsg, fd int) error {
 // EOF (the peer closed, or exec'd) it returns io.EOF.
 func (s *syncSocket) recv() (syncMsg, int, error) {
 	var m syncMsg
-	buf := make([]byte, maxMsg)
-	oob := make([]byte, unix.CmsgSpace(4))
-	var n, oobn int
-	var err error
-	for {
-		n, oobn, _, _, err = unix.Recvmsg(int(s.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-		if err != unix.EINTR {
-			break
-		}
+	// Peek first: with MSG_TRUNC a seqpacket socket reports the whole
+	// message's length, so the buffer fits it exactly.
+	size, err := retryEINTR(func() (int, error) {
+		n, _, _, _, err := unix.Recvmsg(int(s.f.Fd()), nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		return n, err
+	})
+	if err != nil {
+		return m, -1, fmt.Errorf("receive sync message: %w", err)
 	}
+	if size > maxMsg {
+		return m, -1, fmt.Errorf("receive sync message: %d bytes is too long", size)
+	}
+	buf := make([]byte, max(size, 1))
+	oob := make([]byte, unix.CmsgSpace(4))
+	var oobn int
+	n, err := retryEINTR(func() (int, error) {
+		n, on, _, _, err := unix.Recvmsg(int(s.f.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		oobn = on
+		return n, err
+	})
 	if err != nil {
 		return m, -1, fmt.Errorf("receive sync message: %w", err)
 	}
@@ -136,6 +146,15 @@ func (s *syncSocket) recv() (syncMsg, int, error) {
 		return m, fd, fmt.Errorf("decode sync message: %w", err)
 	}
 	return m, fd, nil
+}
+
+func retryEINTR(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
 }
 
 // expect receives one message of type want; an "error" message becomes an
