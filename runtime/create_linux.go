@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"syscall"
 	"time"
@@ -126,11 +127,29 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	}
 	defer closeJoins(joins)
 	if mountNS != nil {
-		mountNS.Close()
-		return nil, nil, fmt.Errorf("joining an existing mount namespace: %w", ErrUnsupported)
+		defer mountNS.Close()
 	}
-	if cloneFlags&unix.CLONE_NEWNS == 0 {
-		return nil, nil, errors.New("a new mount namespace is required (linux.namespaces must list \"mount\")")
+	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags}
+	if cloneFlags&unix.CLONE_NEWUSER != 0 {
+		if len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0 {
+			return nil, nil, errors.New("a new user namespace needs linux.uidMappings and linux.gidMappings")
+		}
+		// Go's fork writes /proc/PID/uid_map and gid_map before the child
+		// execs init, so init starts as root of the new namespace.
+		for _, m := range s.Linux.UIDMappings {
+			sys.UidMappings = append(sys.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		for _, m := range s.Linux.GIDMappings {
+			sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		// We are privileged in the parent namespace, so the container may
+		// keep setgroups(2), which init needs for additionalGids.
+		sys.GidMappingsEnableSetgroups = true
+		// After clone the child still has the host's uid 0, which the new
+		// namespace does not map: execve would give init no capabilities.
+		// Switching to the namespace's root (setresuid(0) once the maps
+		// are written) makes init privileged inside it.
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
@@ -191,10 +210,24 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 		NoNewKeyring: o.NoNewKeyring,
 		PreserveFDs:  o.PreserveFDs,
 		Debug:        r.Log.Enabled(context.Background(), slog.LevelDebug),
+		NoMountNS:    cloneFlags&unix.CLONE_NEWNS == 0 && mountNS == nil,
 	}
-	c, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, []*os.File{fifo}, &cfg.FifoFD, cloneFlags, joins)
+	if cfg.NoMountNS {
+		r.Log.Warn("no mount namespace: the container shares the host's filesystem, and root, mounts, masked and read-only paths are not applied", "id", id)
+	}
+	r.warnUnapplied(s)
+	extra := []*os.File{fifo}
+	if mountNS != nil {
+		extra = append(extra, mountNS)
+	}
+	var fds []int
+	c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
 	if err != nil {
 		return nil, nil, err
+	}
+	cfg.FifoFD = fds[0]
+	if mountNS != nil {
+		cfg.MountNS = fds[1]
 	}
 	if err := r.handshake(c, cfg, st, o.ConsoleSocket); err != nil {
 		return nil, nil, err
@@ -217,18 +250,19 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	return c, lock, nil
 }
 
-// startInit starts `minirun init` from the sealed copy of the binary. extra
-// are fds to pass (their numbers in init are written to *extraFD, first
-// one only), after the preserved ones and the sync socket.
-func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, preserve int, extra []*os.File, extraFD *int, cloneFlags uintptr, joins []nsJoin) (*child, error) {
+// startInit starts `minirun init` from the protected binary (selfexe_linux.go)
+// with the clone flags and id mappings of sys, from a thread in the
+// namespaces of joins. extra are fds to pass after the preserved ones and
+// the sync socket; their numbers in init are returned in order.
+func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, preserve int, extra []*os.File, sys *syscall.SysProcAttr, joins []nsJoin) (*child, []int, error) {
 	exe, exeWhat, err := protectedSelf()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer exe.Close()
 	parentSock, initSock, err := newSyncPair()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer initSock.Close()
 
@@ -242,41 +276,65 @@ func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, prese
 	}
 	syncFD := 3 + len(files)
 	files = append(files, initSock.f)
-	if len(extra) > 0 && extraFD != nil {
-		*extraFD = 3 + len(files)
+	var extraFDs []int
+	for _, f := range extra {
+		extraFDs = append(extraFDs, 3+len(files))
+		files = append(files, f)
 	}
-	files = append(files, extra...)
 	exeFD := 3 + len(files)
 	files = append(files, exe)
 
 	stdio = stdio.orDefault()
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
-		Args:       []string{"minirun", InitArg},
-		Env:        []string{envSyncFD + "=" + strconv.Itoa(syncFD)},
-		Stdin:      stdio.Stdin,
-		Stdout:     stdio.Stdout,
-		Stderr:     stdio.Stderr,
-		ExtraFiles: files,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: cloneFlags,
-			// A process with a terminal leads a session of its own, or it
-			// could not make the pty its controlling terminal.
-			Setsid: cfg.Process.Terminal,
-		},
+		Path:        "/proc/self/fd/" + strconv.Itoa(exeFD),
+		Args:        []string{"minirun", InitArg},
+		Env:         []string{envSyncFD + "=" + strconv.Itoa(syncFD)},
+		Stdin:       stdio.Stdin,
+		Stdout:      stdio.Stdout,
+		Stderr:      stdio.Stderr,
+		ExtraFiles:  files,
+		SysProcAttr: sys,
 	}
-	r.Log.Debug(fmt.Sprintf("clone(%s), then execve(/proc/self/fd/%d, [minirun init]): %s", cloneFlagNames(cloneFlags), exeFD, exeWhat))
+	// A process with a terminal leads a session of its own, or it could
+	// not make the pty its controlling terminal.
+	sys.Setsid = cfg.Process.Terminal
+	r.Log.Debug(fmt.Sprintf("clone(%s), then execve(/proc/self/fd/%d, [minirun init]): %s", cloneFlagNames(sys.Cloneflags), exeFD, exeWhat))
 	for _, j := range joins {
 		r.Log.Debug("setns(" + j.what + ") before clone")
 	}
 	if err := startJoined(cmd.Start, joins); err != nil {
 		parentSock.Close()
-		return nil, fmt.Errorf("start container init: %w", err)
+		return nil, nil, fmt.Errorf("start container init: %w", err)
 	}
 	st.Pid = cmd.Process.Pid
 	cfg.State = *st
 	parentSock.onLog = r.relayLog
-	return &child{cmd: cmd, sock: parentSock}, nil
+	return &child{cmd: cmd, sock: parentSock}, extraFDs, nil
+}
+
+func hasLimits(r specs.LinuxResources) bool {
+	r.Devices = nil
+	return !reflect.DeepEqual(r, specs.LinuxResources{})
+}
+
+// warnUnapplied says which parts of the config minirun does not apply yet,
+// rather than ignoring them silently.
+func (r *Runtime) warnUnapplied(s *specs.Spec) {
+	l := s.Linux
+	if l == nil {
+		return
+	}
+	// Device rules alone (runc's default spec has the usual allow-list)
+	// grant nothing beyond what the container's /dev holds.
+	if res := l.Resources; l.CgroupsPath != "" || (res != nil && hasLimits(*res)) {
+		r.Log.Warn("cgroups are not managed yet: linux.cgroupsPath and linux.resources limits are not applied")
+	}
+	if l.Seccomp != nil {
+		r.Log.Warn("seccomp is not supported yet: linux.seccomp is not applied")
+	}
+	if s.Process.ApparmorProfile != "" || s.Process.SelinuxLabel != "" || l.MountLabel != "" {
+		r.Log.Warn("LSM labels (AppArmor, SELinux) are not applied")
+	}
 }
 
 // handshake drives the protocol in sync_linux.go up to "ready".

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -83,6 +84,11 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 		root.Close()
 	}()
 	for _, ns := range rec.Spec.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace {
+			// setns(2) refuses to move a multithreaded process into a user
+			// namespace, and every Go process is one.
+			return nil, fmt.Errorf("exec into a container with a user namespace: %w", ErrUnsupported)
+		}
 		kind := nsKinds[ns.Type]
 		f, err := os.Open(proc + "/ns/" + kind.proc)
 		if err != nil {
@@ -113,8 +119,7 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 	if mountNS != nil {
 		extra = []*os.File{mountNS, root}
 	}
-	var first int
-	c, err := r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, &first, 0, joins)
+	c, fds, err := r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, &syscall.SysProcAttr{}, joins)
 	if err != nil {
 		return nil, err
 	}
@@ -125,9 +130,9 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 		}
 	}()
 	if mountNS != nil {
-		cfg.MountNS, cfg.RootFD = first, first+1
+		cfg.MountNS, cfg.RootFD = fds[0], fds[1]
 	} else {
-		cfg.RootFD = first
+		cfg.RootFD = fds[0]
 	}
 	if err := r.handshake(c, cfg, st, o.ConsoleSocket); err != nil {
 		return nil, err

@@ -94,9 +94,20 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 		}
 		log.Debug("keyctl(KEYCTL_JOIN_SESSION_KEYRING, \"_ses." + c.State.ID + "\")")
 	}
+	if c.MountNS > 0 {
+		if err := joinMountNS(c.MountNS, log); err != nil {
+			return err
+		}
+	}
 	rc := &rootfs.Config{Rootfs: c.Rootfs, Spec: s, NoPivot: c.NoPivot, Log: log}
-	if err := rootfs.Prepare(rc); err != nil {
-		return err
+	// Without a mount namespace of its own, the container shares the
+	// host's: there is no root to set up, and any mount would be the
+	// host's (runc behaves the same).
+	withRoot := !c.NoMountNS
+	if withRoot {
+		if err := rootfs.Prepare(rc); err != nil {
+			return err
+		}
 	}
 	// The namespaces exist and the mounts are made but the root is not
 	// pivoted yet: the moment the spec gives to createRuntime hooks, which
@@ -112,8 +123,10 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 			return err
 		}
 	}
-	if err := rootfs.Pivot(rc); err != nil {
-		return err
+	if withRoot {
+		if err := rootfs.Pivot(rc); err != nil {
+			return err
+		}
 	}
 	// sysctls are written through /proc/sys, which Finalize makes
 	// read-only: so between the two. The same goes for a missing working
@@ -122,13 +135,15 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	if err := writeSysctls(s.Linux, log); err != nil {
 		return err
 	}
-	if cwd := s.Process.Cwd; cwd != "" {
-		if err := os.MkdirAll(cwd, 0o755); err != nil {
-			return fmt.Errorf("create cwd %s: %w", cwd, err)
+	if withRoot {
+		if cwd := s.Process.Cwd; cwd != "" {
+			if err := os.MkdirAll(cwd, 0o755); err != nil {
+				return fmt.Errorf("create cwd %s: %w", cwd, err)
+			}
 		}
-	}
-	if err := rootfs.Finalize(rc); err != nil {
-		return err
+		if err := rootfs.Finalize(rc); err != nil {
+			return err
+		}
 	}
 	if s.Hostname != "" {
 		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
@@ -150,15 +165,9 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 // the path of the binary being exec'd had to resolve on the host.
 func initExec(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	if c.MountNS > 0 {
-		// setns(CLONE_NEWNS) refuses a thread that shares its fs_struct
-		// (root, cwd) with other threads, as every Go thread does.
-		if err := unix.Unshare(unix.CLONE_FS); err != nil {
-			return os.NewSyscallError("unshare(CLONE_FS)", err)
+		if err := joinMountNS(c.MountNS, log); err != nil {
+			return err
 		}
-		if err := unix.Setns(c.MountNS, unix.CLONE_NEWNS); err != nil {
-			return os.NewSyscallError("setns(mnt)", err)
-		}
-		log.Debug("setns(mnt) into the container's mount namespace")
 	}
 	if c.RootFD > 0 {
 		// setns(mnt) leaves us at the namespace's root; with --no-pivot
@@ -176,6 +185,21 @@ func initExec(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 		}
 	}
 	return startProcess(c, sock, log)
+}
+
+// joinMountNS moves the calling thread, which is the one that will execve,
+// into the mount namespace fd. setns(CLONE_NEWNS) refuses a thread that
+// shares its fs_struct (root, cwd) with other threads, as every Go thread
+// does, so the thread first takes a copy of its own.
+func joinMountNS(fd int, log *slog.Logger) error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return os.NewSyscallError("unshare(CLONE_FS)", err)
+	}
+	if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
+		return os.NewSyscallError("setns(mnt)", err)
+	}
+	log.Debug("unshare(CLONE_FS), setns(mnt): joined the mount namespace")
+	return nil
 }
 
 // startProcess does what create and exec share: the process's terminal,

@@ -55,9 +55,15 @@ func namespacePlan(l *specs.Linux) (cloneFlags uintptr, joins []nsJoin, mountNS 
 		if !ok {
 			return 0, nil, nil, fmt.Errorf("unknown namespace type %q", ns.Type)
 		}
-		switch ns.Type {
-		case specs.UserNamespace, specs.TimeNamespace:
+		switch {
+		case ns.Type == specs.TimeNamespace:
+			// A time namespace takes effect for children only, after its
+			// offsets are written: clone(2) cannot make one.
 			return 0, nil, nil, fmt.Errorf("%s namespace: %w", ns.Type, ErrUnsupported)
+		case ns.Type == specs.UserNamespace && ns.Path != "":
+			// setns(2) refuses to move a multithreaded process into a user
+			// namespace, and every Go process is one.
+			return 0, nil, nil, fmt.Errorf("joining an existing user namespace: %w", ErrUnsupported)
 		}
 		if ns.Path == "" {
 			cloneFlags |= kind.flag

@@ -35,7 +35,7 @@ import (
 func protectedSelf() (*os.File, string, error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err == nil {
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		if err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err == nil {
 			return os.NewFile(uintptr(fd), "minirun"), "a read-only detached mount of minirun (open_tree + mount_setattr)", nil
 		}

@@ -60,11 +60,12 @@ type initConfig struct {
 	Rootfs       string         `json:"rootfs,omitempty"`
 	NoPivot      bool           `json:"noPivot,omitempty"`
 	NoNewKeyring bool           `json:"noNewKeyring,omitempty"`
+	NoMountNS    bool           `json:"noMountNS,omitempty"` // no root filesystem setup at all
 	PreserveFDs  int            `json:"preserveFDs,omitempty"`
 	Debug        bool           `json:"debug,omitempty"`
 	// fds in init, numbered as init sees them.
 	FifoFD  int `json:"fifoFD,omitempty"`
-	MountNS int `json:"mountNSFD,omitempty"` // exec: the container's mount namespace
+	MountNS int `json:"mountNSFD,omitempty"` // a mount namespace to join
 	RootFD  int `json:"rootFD,omitempty"`    // exec: the container's root directory
 }
 

@@ -54,6 +54,12 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	suiteDir = dir
+	// Readable by all, like a normal bundle's path: a container in a user
+	// namespace runs as a host uid that must still reach its rootfs.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, "test setup:", err)
+		return 1
+	}
 	if err := setup(); err != nil {
 		fmt.Fprintln(os.Stderr, "test setup:", err)
 		os.RemoveAll(dir)

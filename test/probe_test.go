@@ -418,6 +418,60 @@ func TestJoinNetns(t *testing.T) {
 	}
 }
 
+// TestJoinMountNS joins a mount namespace given by path: the root
+// filesystem is then set up inside that namespace.
+func TestJoinMountNS(t *testing.T) {
+	file := filepath.Join(testDir(t), "mntns")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCmd("unshare", "--mount="+file, "true"); err != nil {
+		t.Fatalf("unshare --mount=%s: %v\n%s", file, err, out)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(file, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount mntns %s: %v", file, err)
+		}
+	})
+	var st unix.Stat_t
+	if err := unix.Stat(file, &st); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, func(s *specs.Spec) {
+		for i, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.MountNamespace {
+				s.Linux.Namespaces[i].Path = file
+			}
+		}
+	})
+	p := runProbe(t, b)
+	if got, want := nsInode(p.Namespaces["mnt"]), strconv.FormatUint(st.Ino, 10); got != want {
+		t.Errorf("mnt namespace inode %s inside, want %s (the joined one)", got, want)
+	}
+	if p.Pid != 1 || !slices.ContainsFunc(p.Mounts, func(m mountEntry) bool { return m.Point == "/proc" }) {
+		t.Errorf("container in the joined mount namespace: pid %d, mounts %v", p.Pid, p.Mounts)
+	}
+}
+
+// TestUserNamespace maps the container's root to an unprivileged host uid:
+// inside it is uid 0 with the configured capabilities, in a user namespace
+// of its own.
+func TestUserNamespace(t *testing.T) {
+	b := newBundle(t, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	})
+	p := runProbe(t, b)
+	if p.UID != 0 || p.EUID != 0 || p.GID != 0 {
+		t.Errorf("ids inside = %d/%d/%d, want 0 (mapped to 100000 outside)", p.UID, p.EUID, p.GID)
+	}
+	if p.Namespaces["user"] == "" || p.Namespaces["user"] == hostNS["user"] {
+		t.Errorf("user namespace %q, want a new one (host %q)", p.Namespaces["user"], hostNS["user"])
+	}
+	checkCaps(t, p.Caps, expectedCaps(t, readSpec(t, b).Process))
+}
+
 // TestPreserveFDs: --preserve-fds passes exactly the fds the caller gave,
 // renumbered from 3, and refuses to reach past them, where it would hand
 // one of the runtime's own fds (a state dir lock, the log file) to the

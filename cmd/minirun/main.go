@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	goruntime "runtime"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -111,7 +112,15 @@ func setupLogging(ctx *cli.Context) error {
 		w = f
 	}
 	logFile = w
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	// Levels in lower case, as runc (logrus) writes them: containerd takes
+	// the error it reports from the last {"level":"error"} record.
+	lower := func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.LevelKey {
+			a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
+		}
+		return a
+	}
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo, ReplaceAttr: lower}
 	if ctx.Bool("debug") {
 		opts.Level = slog.LevelDebug
 	}

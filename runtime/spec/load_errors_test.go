@@ -232,6 +232,32 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{`linux.sysctl key "..kernel"`},
 		},
 		{
+			name:   "sysctl that is not namespaced",
+			mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.swappiness": "1"} },
+			want:   []string{`linux.sysctl "vm.swappiness" is not namespaced`},
+		},
+		{
+			name: "net sysctl without a network namespace",
+			mutate: func(s *specs.Spec) {
+				s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+				s.Linux.Namespaces = withoutNS(s.Linux.Namespaces, specs.NetworkNamespace)
+			},
+			want: []string{`linux.sysctl "net.ipv4.ip_forward" needs its own network namespace`},
+		},
+		{
+			name: "ipc sysctl without an ipc namespace",
+			mutate: func(s *specs.Spec) {
+				s.Linux.Sysctl = map[string]string{"fs.mqueue.msg_max": "20"}
+				s.Linux.Namespaces = withoutNS(s.Linux.Namespaces, specs.IPCNamespace)
+			},
+			want: []string{`linux.sysctl "fs.mqueue.msg_max" needs its own ipc namespace`},
+		},
+		{
+			name:   "hostname without a uts namespace",
+			mutate: func(s *specs.Spec) { s.Linux.Namespaces = withoutNS(s.Linux.Namespaces, specs.UTSNamespace) },
+			want:   []string{`hostname "minirun" needs its own uts namespace`},
+		},
+		{
 			name:   "empty sysctl key",
 			mutate: func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"": "1"} },
 			want:   []string{`linux.sysctl key ""`},
@@ -286,4 +312,14 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withoutNS(nss []specs.LinuxNamespace, drop specs.LinuxNamespaceType) []specs.LinuxNamespace {
+	var out []specs.LinuxNamespace
+	for _, ns := range nss {
+		if ns.Type != drop {
+			out = append(out, ns)
+		}
+	}
+	return out
 }

@@ -36,9 +36,9 @@ func TestValidateProcess(t *testing.T) {
 	}{
 		{name: "valid"},
 		{
-			name: "well-formed but unknown capability",
-			// The runtime decides what to do with names this kernel lacks.
+			name:   "well-formed but unknown capability",
 			mutate: func(p *specs.Process) { p.Capabilities.Effective = []string{"CAP_FUTURE_THING"} },
+			want:   `capabilities.effective[0] "CAP_FUTURE_THING" is not a Linux capability`,
 		},
 		{name: "oomScoreAdj at the top", mutate: func(p *specs.Process) { p.OOMScoreAdj = new(1000) }},
 		{name: "no args", mutate: func(p *specs.Process) { p.Args = []string{} }, want: "args must not be empty"},

@@ -39,9 +39,11 @@ var rlimitTypes = []string{
 // block, unbuffered character (same as c to mknod(2)) and FIFO.
 var deviceTypes = []string{"c", "b", "u", "p"}
 
-// capabilityName is the shape of a capability name. Whether the running
-// kernel knows the name is checked by the runtime: a config written for a
-// newer kernel may name capabilities this one lacks.
+// capabilityName is the shape of a capability name. A well-shaped name must
+// also be one of CapabilityNames: config.md asks the runtime to fail on a
+// value it cannot map to the kernel. (One the table knows but the running
+// kernel does not, a newer one on an older kernel, is the runtime's to
+// skip.)
 var capabilityName = regexp.MustCompile(`^CAP_[A-Z_]+$`)
 
 // invalidf returns the error for one problem in a config: the JSON path of the
@@ -92,7 +94,60 @@ func Validate(s *specs.Spec, bundle string) error {
 	if err := validateHooks(s.Hooks); err != nil {
 		return err
 	}
-	return validateLinux(s.Linux)
+	if err := validateLinux(s.Linux); err != nil {
+		return err
+	}
+	return validateIsolation(s)
+}
+
+// validateIsolation refuses settings that, without the namespace they
+// belong to, would change the host instead of the container: the hostname
+// of a shared UTS namespace, or a sysctl of a shared network or IPC
+// namespace. runc refuses the same.
+func validateIsolation(s *specs.Spec) error {
+	has := map[specs.LinuxNamespaceType]bool{}
+	var sysctl map[string]string
+	if s.Linux != nil {
+		for _, ns := range s.Linux.Namespaces {
+			has[ns.Type] = true
+		}
+		sysctl = s.Linux.Sysctl
+	}
+	if s.Hostname != "" && !has[specs.UTSNamespace] {
+		return invalidf("hostname", "%q needs its own uts namespace in linux.namespaces", s.Hostname)
+	}
+	if s.Domainname != "" && !has[specs.UTSNamespace] {
+		return invalidf("domainname", "%q needs its own uts namespace in linux.namespaces", s.Domainname)
+	}
+	for _, key := range slices.Sorted(maps.Keys(sysctl)) {
+		ns, ok := sysctlNamespace(key)
+		if !ok {
+			return invalidf("linux.sysctl", "%q is not namespaced: it would change the host", key)
+		}
+		if !has[ns] {
+			return invalidf("linux.sysctl", "%q needs its own %s namespace in linux.namespaces", key, ns)
+		}
+	}
+	return nil
+}
+
+// sysctlNamespace says which namespace a sysctl belongs to; the kernel
+// keeps a copy per namespace only for these (see namespaces(7)).
+func sysctlNamespace(key string) (specs.LinuxNamespaceType, bool) {
+	switch key {
+	case "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall",
+		"kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced":
+		return specs.IPCNamespace, true
+	case "kernel.hostname", "kernel.domainname":
+		return specs.UTSNamespace, true
+	}
+	switch {
+	case strings.HasPrefix(key, "fs.mqueue."):
+		return specs.IPCNamespace, true
+	case strings.HasPrefix(key, "net."):
+		return specs.NetworkNamespace, true
+	}
+	return "", false
 }
 
 // isVersion1 reports whether v is a 1.x version, such as "1.0.2-dev" or
@@ -192,6 +247,10 @@ func validateProcess(p *specs.Process, prefix string) error {
 				if !capabilityName.MatchString(name) {
 					return invalidf(fmt.Sprintf("%scapabilities.%s[%d]", prefix, set.name, i),
 						"%q is not a capability name like CAP_KILL", name)
+				}
+				if !slices.Contains(CapabilityNames, name) {
+					return invalidf(fmt.Sprintf("%scapabilities.%s[%d]", prefix, set.name, i),
+						"%q is not a Linux capability", name)
 				}
 			}
 		}
