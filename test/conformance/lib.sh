@@ -85,16 +85,30 @@ for a in "\$@"; do
 	create|start|run|exec|kill|delete|state|ps|pause|resume|update|features|list|spec) verb=\$a; break ;;
 	esac
 done
+# --log FILE (containerd's shim): errors go there, not to stderr.
+logf=
+prev=
+for a in "\$@"; do
+	[ "\$prev" = --log ] && logf=\$a
+	case "\$a" in --log=*) logf=\${a#--log=} ;; esac
+	prev=\$a
+done
+logtail() {
+	[ "\$rc" != 0 ] && [ -n "\$logf" ] && [ -s "\$logf" ] && tail -n 2 "\$logf" | sed 's/^/      log: /' >>"\$log"
+	return 0
+}
 case "\$verb" in
 create|run|exec|"")
 	"\$rt" "\$@"; rc=\$?
 	printf '%s %s -> %s\n' "\$(date +%T.%N | cut -c1-12)" "\$*" "\$rc" >>"\$log"
+	logtail
 	;;
 *)
 	errf=\$(mktemp)
 	"\$rt" "\$@" 2>"\$errf"; rc=\$?
 	printf '%s %s -> %s\n' "\$(date +%T.%N | cut -c1-12)" "\$*" "\$rc" >>"\$log"
 	if [ -s "\$errf" ]; then sed 's/^/      stderr: /' "\$errf" | head -5 >>"\$log"; cat "\$errf" >&2; fi
+	logtail
 	rm -f "\$errf"
 	;;
 esac
