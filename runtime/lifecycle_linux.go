@@ -147,6 +147,8 @@ func (r *Runtime) start(rec *record) error {
 	case Created:
 	case Stopped:
 		return fmt.Errorf("cannot start a container that has stopped: %w", ErrNotCreated)
+	case Running:
+		return fmt.Errorf("cannot start an already running container: %w", ErrNotCreated)
 	default:
 		return fmt.Errorf("cannot start a container in %s state: %w", s, ErrNotCreated)
 	}

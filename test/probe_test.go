@@ -387,69 +387,50 @@ func TestDevice(t *testing.T) {
 	}
 }
 
-// TestJoinNetns joins a network namespace given by path.
-func TestJoinNetns(t *testing.T) {
-	file := filepath.Join(testDir(t), "netns")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := runCmd("unshare", "--net="+file, "true"); err != nil {
-		t.Fatalf("unshare --net=%s: %v\n%s", file, err, out)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(file, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount netns %s: %v", file, err)
-		}
-	})
-	var st unix.Stat_t
-	if err := unix.Stat(file, &st); err != nil {
-		t.Fatal(err)
-	}
-	b := newBundle(t, func(s *specs.Spec) {
-		for i, ns := range s.Linux.Namespaces {
-			if ns.Type == specs.NetworkNamespace {
-				s.Linux.Namespaces[i].Path = file
+// TestJoinNamespaceByPath joins namespaces given by path (as podman passes
+// its network namespace): the container's process is in the bind-mounted
+// namespace, and a joined mount namespace still gets the container's root.
+func TestJoinNamespaceByPath(t *testing.T) {
+	for _, tc := range []struct {
+		typ     specs.LinuxNamespaceType
+		proc    string // name under /proc/PID/ns
+		unshare string // unshare(1) option that persists one
+	}{
+		{specs.NetworkNamespace, "net", "--net"},
+		{specs.MountNamespace, "mnt", "--mount"},
+	} {
+		t.Run(string(tc.typ), func(t *testing.T) {
+			file := filepath.Join(testDir(t), tc.proc+"ns")
+			if err := os.WriteFile(file, nil, 0o644); err != nil {
+				t.Fatal(err)
 			}
-		}
-	})
-	p := runProbe(t, b)
-	if got, want := nsInode(p.Namespaces["net"]), strconv.FormatUint(st.Ino, 10); got != want {
-		t.Errorf("net namespace inode %s inside, want %s (the joined one)", got, want)
-	}
-}
-
-// TestJoinMountNS joins a mount namespace given by path: the root
-// filesystem is then set up inside that namespace.
-func TestJoinMountNS(t *testing.T) {
-	file := filepath.Join(testDir(t), "mntns")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := runCmd("unshare", "--mount="+file, "true"); err != nil {
-		t.Fatalf("unshare --mount=%s: %v\n%s", file, err, out)
-	}
-	t.Cleanup(func() {
-		if err := unix.Unmount(file, unix.MNT_DETACH); err != nil {
-			t.Errorf("unmount mntns %s: %v", file, err)
-		}
-	})
-	var st unix.Stat_t
-	if err := unix.Stat(file, &st); err != nil {
-		t.Fatal(err)
-	}
-	b := newBundle(t, func(s *specs.Spec) {
-		for i, ns := range s.Linux.Namespaces {
-			if ns.Type == specs.MountNamespace {
-				s.Linux.Namespaces[i].Path = file
+			if out, err := runCmd("unshare", tc.unshare+"="+file, "true"); err != nil {
+				t.Fatalf("unshare %s=%s: %v\n%s", tc.unshare, file, err, out)
 			}
-		}
-	})
-	p := runProbe(t, b)
-	if got, want := nsInode(p.Namespaces["mnt"]), strconv.FormatUint(st.Ino, 10); got != want {
-		t.Errorf("mnt namespace inode %s inside, want %s (the joined one)", got, want)
-	}
-	if p.Pid != 1 || !slices.ContainsFunc(p.Mounts, func(m mountEntry) bool { return m.Point == "/proc" }) {
-		t.Errorf("container in the joined mount namespace: pid %d, mounts %v", p.Pid, p.Mounts)
+			t.Cleanup(func() {
+				if err := unix.Unmount(file, unix.MNT_DETACH); err != nil {
+					t.Errorf("unmount %s: %v", file, err)
+				}
+			})
+			var st unix.Stat_t
+			if err := unix.Stat(file, &st); err != nil {
+				t.Fatal(err)
+			}
+			b := newBundle(t, func(s *specs.Spec) {
+				for i, ns := range s.Linux.Namespaces {
+					if ns.Type == tc.typ {
+						s.Linux.Namespaces[i].Path = file
+					}
+				}
+			})
+			p := runProbe(t, b)
+			if got, want := nsInode(p.Namespaces[tc.proc]), strconv.FormatUint(st.Ino, 10); got != want {
+				t.Errorf("%s namespace inode %s inside, want %s (the joined one)", tc.proc, got, want)
+			}
+			if p.Pid != 1 || !slices.ContainsFunc(p.Mounts, func(m mountEntry) bool { return m.Point == "/proc" }) {
+				t.Errorf("pid %d, mounts %v: want pid 1 with the container's /proc", p.Pid, p.Mounts)
+			}
+		})
 	}
 }
 
