@@ -141,7 +141,8 @@ func moduleRoot() (string, error) {
 }
 
 func goBuild(modRoot, pkg, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	// The tag is the Makefile's (it drops the CLI's man-page generator).
+	cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", out, pkg)
 	cmd.Dir = modRoot
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
