@@ -213,7 +213,7 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 		NoMountNS:    cloneFlags&unix.CLONE_NEWNS == 0 && mountNS == nil,
 	}
 	if cfg.NoMountNS {
-		r.Log.Warn("no mount namespace: the container shares the host's filesystem, and root, mounts, masked and read-only paths are not applied", "id", id)
+		r.Log.Warn("no mount namespace: the container shares the host's mounts; its root is only chroot'ed, and mounts, masked and read-only paths are not applied", "id", id)
 	}
 	r.warnUnapplied(s)
 	extra := []*os.File{fifo}

@@ -26,6 +26,9 @@ const InitArg = "init"
 // envSyncFD names the fd of init's end of the sync socket.
 const envSyncFD = "_MINIRUN_SYNC_FD"
 
+// hostProc is init's fd of the host's /proc (see Init).
+var hostProc int
+
 // IsInit reports whether this process was started as a container's init.
 func IsInit() bool {
 	return len(os.Args) > 1 && os.Args[1] == InitArg && os.Getenv(envSyncFD) != ""
@@ -40,6 +43,15 @@ func Init() {
 	// and to processes without CAP_SYS_PTRACE, i.e. to the container.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 
+	// A handle on the host's procfs, taken before any mount or root
+	// change: it still reaches /proc/self after pivot_root or chroot, even
+	// in a container that mounts no /proc. Close-on-exec, like every fd of
+	// init's.
+	var err error
+	if hostProc, err = unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "minirun init: open /proc:", err)
+		os.Exit(1)
+	}
 	fd, err := strconv.Atoi(os.Getenv(envSyncFD))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "minirun init: bad", envSyncFD)
@@ -101,13 +113,18 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	}
 	rc := &rootfs.Config{Rootfs: c.Rootfs, Spec: s, NoPivot: c.NoPivot, Log: log}
 	// Without a mount namespace of its own, the container shares the
-	// host's: there is no root to set up, and any mount would be the
-	// host's (runc behaves the same).
+	// host's: any mount would be the host's, so none is made, and the
+	// root is changed with chroot(2) alone (as runc does).
 	withRoot := !c.NoMountNS
 	if withRoot {
 		if err := rootfs.Prepare(rc); err != nil {
 			return err
 		}
+	} else {
+		if err := unix.Chroot(c.Rootfs); err != nil {
+			return &os.PathError{Op: "chroot", Path: c.Rootfs, Err: err}
+		}
+		log.Debug(fmt.Sprintf("chroot(%q): no mount namespace, so no mounts", c.Rootfs))
 	}
 	// The namespaces exist and the mounts are made but the root is not
 	// pivoted yet: the moment the spec gives to createRuntime hooks, which
@@ -260,14 +277,14 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	}
 	if c.Mode == "create" {
 		// Block until `minirun start` opens the other end: nothing of the
-		// user's runs before start. The fifo was opened O_PATH on the host
-		// before pivot_root; reopening it through /proc/self/fd gives a
-		// real write end without needing its host path.
+		// user's runs before start. The fifo was opened O_PATH on the host;
+		// reopening it through /proc/self/fd gives a real write end without
+		// needing its host path.
 		//
 		// The write end stays open, close-on-exec, until execve: start
 		// reads EOF exactly when the user's process replaced init, and
 		// only then runs the poststart hooks.
-		fifo, err := unix.Open("/proc/self/fd/"+strconv.Itoa(c.FifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		fifo, err := unix.Openat(hostProc, "self/fd/"+strconv.Itoa(c.FifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("open exec fifo: %w", err)
 		}

@@ -480,3 +480,38 @@ func TestPreserveFDs(t *testing.T) {
 		t.Errorf("--preserve-fds 1 without an fd 3: want a clear error, got %v", r)
 	}
 }
+
+// TestNoNamespaces: a config that lists no namespaces shares all of the
+// host's (the spec's "inherit" rule), and its process still sees the
+// bundle's root, through chroot.
+func TestNoNamespaces(t *testing.T) {
+	if !isMinirun {
+		// runc mounts the spec's mounts in the host's namespace then, and
+		// leaves them there when the container is gone.
+		t.Skip("runc leaks the container's mounts onto the host without a mount namespace")
+	}
+	b := newBundle(t, func(s *specs.Spec) {
+		// Masking paths and naming the host need namespaces of their own.
+		s.Linux.Namespaces, s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil, nil
+		s.Hostname = ""
+		s.Process.Args = []string{"/probe", "-sleep", "60s"}
+	})
+	c := create(t, b)
+	pid := strconv.Itoa(state(t, c.id).Pid)
+	for _, ns := range []string{"cgroup", "ipc", "mnt", "net", "pid", "uts"} {
+		got, err := os.Readlink("/proc/" + pid + "/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != hostNS[ns] {
+			t.Errorf("%s namespace %s, want the host's %s", ns, got, hostNS[ns])
+		}
+	}
+	root, err := os.Readlink("/proc/" + pid + "/root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := readSpec(t, b).Root.Path; root != want {
+		t.Errorf("root of the container's process = %s, want %s", root, want)
+	}
+}

@@ -253,6 +253,11 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{`linux.sysctl "fs.mqueue.msg_max" needs its own ipc namespace`},
 		},
 		{
+			name:   "masked paths without a mount namespace",
+			mutate: func(s *specs.Spec) { s.Linux.Namespaces = withoutNS(s.Linux.Namespaces, specs.MountNamespace) },
+			want:   []string{"linux.maskedPaths need their own mount namespace"},
+		},
+		{
 			name:   "hostname without a uts namespace",
 			mutate: func(s *specs.Spec) { s.Linux.Namespaces = withoutNS(s.Linux.Namespaces, specs.UTSNamespace) },
 			want:   []string{`hostname "minirun" needs its own uts namespace`},

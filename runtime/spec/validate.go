@@ -113,6 +113,17 @@ func validateIsolation(s *specs.Spec) error {
 		}
 		sysctl = s.Linux.Sysctl
 	}
+	if l := s.Linux; l != nil && !has[specs.MountNamespace] {
+		// Masking /proc or /sys paths for the container alone needs a
+		// mount table of its own; in the host's it would mask them for
+		// everyone.
+		if len(l.MaskedPaths) > 0 {
+			return invalidf("linux.maskedPaths", "need their own mount namespace in linux.namespaces")
+		}
+		if len(l.ReadonlyPaths) > 0 {
+			return invalidf("linux.readonlyPaths", "need their own mount namespace in linux.namespaces")
+		}
+	}
 	if s.Hostname != "" && !has[specs.UTSNamespace] {
 		return invalidf("hostname", "%q needs its own uts namespace in linux.namespaces", s.Hostname)
 	}
