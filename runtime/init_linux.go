@@ -120,11 +120,6 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 		if err := rootfs.Prepare(rc); err != nil {
 			return err
 		}
-	} else {
-		if err := unix.Chroot(c.Rootfs); err != nil {
-			return &os.PathError{Op: "chroot", Path: c.Rootfs, Err: err}
-		}
-		log.Debug(fmt.Sprintf("chroot(%q): no mount namespace, so no mounts", c.Rootfs))
 	}
 	// The namespaces exist and the mounts are made but the root is not
 	// pivoted yet: the moment the spec gives to createRuntime hooks, which
@@ -144,11 +139,18 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 		if err := rootfs.Pivot(rc); err != nil {
 			return err
 		}
+	} else {
+		if err := unix.Chroot(c.Rootfs); err != nil {
+			return &os.PathError{Op: "chroot", Path: c.Rootfs, Err: err}
+		}
+		if err := unix.Chdir("/"); err != nil {
+			return err
+		}
+		log.Debug(fmt.Sprintf("chroot(%q): no mount namespace, so no mounts", c.Rootfs))
 	}
-	// sysctls are written through /proc/sys, which Finalize makes
-	// read-only: so between the two. The same goes for a missing working
-	// directory, which runc creates, as root, before the root filesystem
-	// may turn read-only.
+	// Before Finalize turns the root (and /proc/sys) read-only: the
+	// sysctls, and a missing working directory, which runc creates as
+	// root.
 	if err := writeSysctls(s.Linux, log); err != nil {
 		return err
 	}
@@ -391,12 +393,21 @@ func writeSysctls(l *specs.Linux, log *slog.Logger) error {
 	if l == nil {
 		return nil
 	}
+	// Through init's handle on /proc (see Init): the entries under
+	// /proc/sys/net and the IPC ones belong to the namespaces of the
+	// process that opens them, so this reaches the container's values,
+	// whether or not the container mounts a /proc of its own.
 	for k, v := range l.Sysctl {
-		path := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
-		if err := os.WriteFile(path, []byte(v), 0); err != nil {
+		path := filepath.Join("sys", strings.ReplaceAll(k, ".", "/"))
+		fd, err := unix.Openat(hostProc, path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err == nil {
+			_, err = unix.Write(fd, []byte(v))
+			unix.Close(fd)
+		}
+		if err != nil {
 			return fmt.Errorf("write sysctl %s=%s: %w", k, v, err)
 		}
-		log.Debug(fmt.Sprintf("write %q to %s", v, path))
+		log.Debug(fmt.Sprintf("write %q to /proc/%s", v, path))
 	}
 	return nil
 }
