@@ -45,7 +45,10 @@ func Prepare(c *Config) error {
 	// linux.rootfsPropagation replaces the default here (runc does the
 	// same) and is applied again to the new / by Finalize.
 	prop := c.rootPropagation()
-	if prop == 0 {
+	if prop == 0 || prop&msUnbindable != 0 {
+		// An unbindable tree could not be the source of the bind in step
+		// 2 (EINVAL): it stays private here, and Finalize makes the new /
+		// unbindable.
 		prop = msRec | msPrivate
 	}
 	if err := sysMount(log, "", "/", "", prop, "", ""); err != nil {

@@ -341,3 +341,26 @@ func TestCgroupFallback(t *testing.T) {
 		testenv.SkipOrFail(t, "the host has nothing at /sys/fs/cgroup")
 	}
 }
+
+// TestUnbindableRoot: with rootfsPropagation "runbindable" the tree cannot
+// be made unbindable before the rootfs is bound onto itself (the bind
+// would fail with EINVAL): Prepare keeps it private and Finalize makes the
+// new / unbindable.
+func TestUnbindableRoot(t *testing.T) {
+	for _, prop := range []string{"unbindable", "runbindable"} {
+		dir := hostDir(t)
+		rootfs := buildRootfs(t, dir)
+		spec := &specs.Spec{
+			Mounts: []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}},
+			Linux:  &specs.Linux{RootfsPropagation: prop},
+		}
+		rep := runHelper(t, helperConfig{Rootfs: rootfs, Spec: spec})
+		checkNoLeak(t, dir)
+		if rep.Err != "" {
+			t.Fatalf("%s: %s: %s\nlog:\n%s", prop, rep.Stage, rep.Err, strings.Join(rep.Log, "\n"))
+		}
+		if root := findMount(rep.Mounts, "/"); root == nil || !strings.Contains(root.Optional, "unbindable") {
+			t.Errorf("%s: / is %+v, want unbindable", prop, root)
+		}
+	}
+}
