@@ -3,9 +3,11 @@ package test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -283,4 +285,54 @@ func waitExit(t *testing.T, id string) exitState {
 	}
 	t.Fatalf("container %s: no exit status recorded after 2s", id)
 	panic("unreachable")
+}
+
+// TestRunForwardsSignals: a signal sent to a foreground `run` reaches the
+// container's process (here a shell that exits 7 on SIGTERM, and 8 on
+// SIGUSR1), and run exits with the process's status.
+func TestRunForwardsSignals(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		want int
+	}{{syscall.SIGTERM, 7}, {syscall.SIGUSR1, 8}} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			b := newBundle(t, func(s *specs.Spec) {
+				s.Process.Args = []string{"sh", "-c", "trap 'exit 7' TERM; trap 'exit 8' USR1; echo ready; while :; do sleep 0.05; done"}
+			})
+			id := newID(t)
+			out, outPath := outFile(t, "stdout")
+			defer out.Close()
+			cmd := exec.Command(runtimePath, "--root", rootFor(t), "run", "--bundle", b, id)
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := startCmd(cmd); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if data, _ := os.ReadFile(outPath); strings.Contains(string(data), "ready") {
+					break
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					waitCmd(cmd)
+					t.Fatal("container never said ready")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			cmd.Process.Signal(tc.sig)
+			done := make(chan error, 1)
+			go func() { done <- waitCmd(cmd) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("run did not end after %v", tc.sig)
+			}
+			if code := cmd.ProcessState.ExitCode(); code != tc.want {
+				data, _ := os.ReadFile(outPath)
+				t.Errorf("run exit code after %v = %d, want %d\n%s", tc.sig, code, tc.want, data)
+			}
+		})
+	}
 }
