@@ -131,25 +131,9 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	}
 	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags}
 	if cloneFlags&unix.CLONE_NEWUSER != 0 {
-		if len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0 {
-			return nil, nil, errors.New("a new user namespace needs linux.uidMappings and linux.gidMappings")
+		if err := mapIDs(sys, s.Linux); err != nil {
+			return nil, nil, err
 		}
-		// Go's fork writes /proc/PID/uid_map and gid_map before the child
-		// execs init, so init starts as root of the new namespace.
-		for _, m := range s.Linux.UIDMappings {
-			sys.UidMappings = append(sys.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
-		}
-		for _, m := range s.Linux.GIDMappings {
-			sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
-		}
-		// We are privileged in the parent namespace, so the container may
-		// keep setgroups(2), which init needs for additionalGids.
-		sys.GidMappingsEnableSetgroups = true
-		// After clone the child still has the host's uid 0, which the new
-		// namespace does not map: execve would give init no capabilities.
-		// Switching to the namespace's root (setresuid(0) once the maps
-		// are written) makes init privileged inside it.
-		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 
 	if err := os.MkdirAll(r.Root, 0o711); err != nil {
@@ -248,6 +232,31 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	}
 	r.Log.Debug("container created", "id", id, "pid", st.Pid)
 	return c, lock, nil
+}
+
+// mapIDs prepares a new user namespace: uid and gid maps, and init's
+// switch to the namespace's root.
+func mapIDs(sys *syscall.SysProcAttr, l *specs.Linux) error {
+	if len(l.UIDMappings) == 0 || len(l.GIDMappings) == 0 {
+		return errors.New("a new user namespace needs linux.uidMappings and linux.gidMappings")
+	}
+	// Go's fork writes /proc/PID/uid_map and gid_map before the child
+	// execs init.
+	for _, m := range l.UIDMappings {
+		sys.UidMappings = append(sys.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	for _, m := range l.GIDMappings {
+		sys.GidMappings = append(sys.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	// We are privileged in the parent namespace, so the container may keep
+	// setgroups(2), which init needs for additionalGids.
+	sys.GidMappingsEnableSetgroups = true
+	// After clone the child still has the host's uid 0, which the new
+	// namespace does not map: execve would give init no capabilities.
+	// Switching to the namespace's root (setresuid(0) once the maps are
+	// written) makes init privileged inside it.
+	sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	return nil
 }
 
 // startInit starts `minirun init` from the protected binary (selfexe_linux.go)

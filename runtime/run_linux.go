@@ -52,10 +52,11 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 	lock.unlock()
 	es := r.wait(c, o.Stdio)
 	writeJSON(r.dir(id), exitFile, es)
-	lock, err = lockDir(r.dir(id), unix.LOCK_EX)
+	relock, err := lockDir(r.dir(id), unix.LOCK_EX)
 	if err != nil {
 		return es, err
 	}
+	defer relock.unlock()
 	return es, r.destroy(rec, true)
 }
 
