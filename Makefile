@@ -16,7 +16,7 @@ export CGO_ENABLED := 0
 # Go's own install location, for shells whose PATH lacks it.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help build test test-unit test-integration bench demo install clean deps
+.PHONY: help build test test-unit test-integration vm-test vagrant-check bench demo install clean deps
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,15 +27,22 @@ build: ## build the static binary bin/minirun
 deps: ## install what the tests and the demo need (busybox-static, runc for the benchmark)
 	@./test/deps.sh
 
-test: deps build ## everything CI runs: vet, unit tests, then the root integration tests
+test: deps build ## everything CI runs: vet, unit tests, root integration tests, then all again in a cgroup v2 VM
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory vm-test
 
 test-unit: ## unit tests only (no root needed)
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/test$$')
 
 test-integration: deps build ## integration tests: real containers, needs root
 	$(GO) test -count=1 -v ./test/
+
+vm-test: build ## every package's tests as root in a pure cgroup v2 VM (qemu, Debian's cloud kernel; test/vm)
+	MINIRUN_VM_RUNTIME=$(BIN) ./test/vm/run.sh
+
+vagrant-check: ## check the Vagrantfile offline (vagrant validate --ignore-provider)
+	@./test/vm/vagrant-validate.sh
 
 bench: deps build ## minirun run vs runc run of the same bundle, interleaved
 	$(GO) test -run '^$$' -bench RunTrue -benchtime 200x -count 1 ./test/

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strconv"
 	"syscall"
 
@@ -41,6 +42,12 @@ func (r *Runtime) Exec(id string, o ExecOpts) (ExitStatus, error) {
 	case !tty && o.ConsoleSocket != "":
 		return ExitStatus{}, errors.New("--console-socket given without a terminal")
 	}
+	var sigs chan os.Signal
+	if !o.Detach {
+		// Before the process runs: see Run.
+		sigs = catchSignals()
+		defer signal.Stop(sigs)
+	}
 	c, err := r.startExec(id, o)
 	if err != nil {
 		return ExitStatus{}, err
@@ -49,7 +56,7 @@ func (r *Runtime) Exec(id string, o ExecOpts) (ExitStatus, error) {
 	if o.Detach {
 		return ExitStatus{}, nil
 	}
-	return r.wait(c, o.Stdio), nil
+	return r.wait(c, o.Stdio, sigs), nil
 }
 
 func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {

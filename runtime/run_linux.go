@@ -27,6 +27,13 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 	}
 	defer lock.unlock()
 	defer c.close()
+	// Catch the forwarded signals before the process can run: one sent
+	// in between would otherwise be lost, or end minirun itself.
+	var sigs chan os.Signal
+	if !o.Detach {
+		sigs = catchSignals()
+		defer signal.Stop(sigs)
+	}
 	rec, err := r.loadRecord(id)
 	if err == nil {
 		err = r.start(rec)
@@ -50,7 +57,7 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 	// Nothing else can change this container while it runs in front of
 	// the user, except kill (which takes the lock): let go of it.
 	lock.unlock()
-	es := r.wait(c, o.Stdio)
+	es := r.wait(c, o.Stdio, sigs)
 	writeJSON(r.dir(id), exitFile, es)
 	relock, err := lockDir(r.dir(id), unix.LOCK_EX)
 	if err != nil {
@@ -84,17 +91,21 @@ var forwarded = []os.Signal{
 	unix.SIGALRM, unix.SIGPWR, unix.SIGCONT,
 }
 
-// wait relays signals and the terminal until the child exits, and returns
-// how it ended.
-func (r *Runtime) wait(c *child, stdio Stdio) ExitStatus {
-	stdio = stdio.orDefault()
+// catchSignals starts catching the signals a user or a supervisor sends,
+// to pass them on to the container. Not all 64, as runc does: Go changes
+// each signal's disposition through one dedicated thread, a round trip
+// per signal, and catching every one cost 3 ms of a 10 ms run (and as much
+// again to stop).
+func catchSignals() chan os.Signal {
 	sigs := make(chan os.Signal, 32)
-	// The signals a user or a supervisor sends go on to the container.
-	// Not all 64, as runc does: Go changes each signal's disposition
-	// through one dedicated thread, a round trip per signal, and catching
-	// every one cost 3 ms of a 10 ms run (twice, with Stop).
 	signal.Notify(sigs, forwarded...)
-	defer signal.Stop(sigs)
+	return sigs
+}
+
+// wait relays signals (those caught since catchSignals, too) and the
+// terminal until the child exits, and returns how it ended.
+func (r *Runtime) wait(c *child, stdio Stdio, sigs chan os.Signal) ExitStatus {
+	stdio = stdio.orDefault()
 	go func() {
 		for s := range sigs {
 			c.cmd.Process.Signal(s)

@@ -5,7 +5,9 @@
 //
 // The runtime under test is $MINIRUN_TEST_RUNTIME when set (for example
 // /usr/sbin/runc, the reference behaviour the tests were written against);
-// otherwise TestMain builds ./cmd/minirun. Run them as root:
+// otherwise TestMain builds ./cmd/minirun. Likewise $MINIRUN_TEST_PROBE
+// names a prebuilt static probe, and $MINIRUN_TEST_BUSYBOX the static
+// busybox for the rootfs (default /bin/busybox). Run them as root:
 //
 //	MINIRUN_REQUIRE_ROOT=1 go test ./test/ -count=1
 //	MINIRUN_TEST_RUNTIME=/usr/sbin/runc MINIRUN_REQUIRE_ROOT=1 go test ./test/ -count=1
@@ -77,16 +79,22 @@ func testMain(m *testing.M) int {
 }
 
 func setup() error {
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
 	for _, d := range []string{"bin", "tmp", "roots"} {
 		if err := os.MkdirAll(filepath.Join(suiteDir, d), 0o755); err != nil {
 			return err
 		}
 	}
+	// Prebuilt binaries skip the builds, and so the need for a source tree
+	// and a Go toolchain (test/vm runs this suite in a VM that has neither).
+	var root string
+	var err error
 	runtimePath = os.Getenv("MINIRUN_TEST_RUNTIME")
+	probe := os.Getenv("MINIRUN_TEST_PROBE")
+	if runtimePath == "" || probe == "" {
+		if root, err = moduleRoot(); err != nil {
+			return err
+		}
+	}
 	if runtimePath == "" {
 		runtimePath = filepath.Join(suiteDir, "bin", "minirun")
 		if err := goBuild(root, "./cmd/minirun", runtimePath); err != nil {
@@ -99,9 +107,11 @@ func setup() error {
 		return err
 	}
 	isMinirun = strings.Contains(filepath.Base(runtimePath), "minirun")
-	probe := filepath.Join(suiteDir, "bin", "probe")
-	if err := goBuild(root, "./test/probe", probe); err != nil {
-		return err
+	if probe == "" {
+		probe = filepath.Join(suiteDir, "bin", "probe")
+		if err := goBuild(root, "./test/probe", probe); err != nil {
+			return err
+		}
 	}
 	if rootfsPath, err = buildRootfs(filepath.Join(suiteDir, "rootfs"), probe); err != nil {
 		return err
@@ -165,7 +175,9 @@ var rootfsDirs = []string{"bin", "proc", "sys", "dev", "etc", "tmp", "mnt", "roo
 // buildRootfs makes the shared busybox rootfs with every applet.
 func buildRootfs(dir, probe string) (string, error) {
 	bb := "/bin/busybox"
-	if _, err := os.Stat(bb); err != nil {
+	if env := os.Getenv("MINIRUN_TEST_BUSYBOX"); env != "" {
+		bb = env // a static busybox elsewhere; never installed for it
+	} else if _, err := os.Stat(bb); err != nil {
 		fmt.Fprintln(os.Stderr, "test setup: /bin/busybox missing, running apt-get install -y busybox-static")
 		if b, err := exec.Command("apt-get", "install", "-y", "busybox-static").CombinedOutput(); err != nil {
 			return "", fmt.Errorf("install busybox-static: %w\n%s", err, b)

@@ -89,7 +89,21 @@ func main() {
 	masked := flag.String("masked", "", "comma-separated paths: is their content readable?")
 	readonly := flag.String("readonly", "", "comma-separated paths: does writing fail with EROFS?")
 	sysctls := flag.String("sysctl", "", "comma-separated sysctl names to read")
+	alloc := flag.Int("alloc", 0, "first allocate and touch this many MiB (to meet a memory limit)")
+	spin := flag.Duration("spin", 0, "first keep one CPU busy this long (to meet a CPU limit)")
 	flag.Parse()
+
+	for end := time.Now().Add(*spin); time.Now().Before(end); {
+	}
+
+	if *alloc > 0 {
+		// Touch every page, so the memory is really charged to the cgroup.
+		mem := make([]byte, *alloc<<20)
+		for i := 0; i < len(mem); i += os.Getpagesize() {
+			mem[i] = 1
+		}
+		fmt.Fprintf(os.Stderr, "allocated %d MiB\n", *alloc)
+	}
 
 	// Listing fds first, before anything else is opened.
 	r := Report{Fds: fds()}
