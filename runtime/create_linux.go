@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"syscall"
 	"time"
@@ -19,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/minirun/minirun/cgroups"
 	"github.com/minirun/minirun/runtime/spec"
 )
 
@@ -152,12 +152,20 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 		return nil, nil, err
 	}
 	var c *child
+	var cg *cgroups.Manager
 	defer func() {
 		if err != nil {
 			// Undo in reverse: the process (its mounts die with its
-			// mount namespace), then the state dir.
+			// mount namespace), its cgroup, then the state dir.
 			c.kill()
 			c.close()
+			if cg != nil {
+				cg.Kill()
+				cg.Destroy()
+				if s.Linux == nil || s.Linux.CgroupsPath == "" {
+					removeDefaultParents(cg.State())
+				}
+			}
 			lock.unlock()
 			os.RemoveAll(dir)
 		}
@@ -204,11 +212,36 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	if mountNS != nil {
 		extra = append(extra, mountNS)
 	}
-	var fds []int
-	c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
+	if cg, err = r.newCgroup(id, s); err != nil {
+		return nil, nil, err
+	}
+	cgDir, err := bornInCgroup(cg, cfg, &sys.Cloneflags, &sys.UseCgroupFD, &sys.CgroupFD)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer cgDir.Close()
+	var fds []int
+	c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
+	if err != nil && sys.UseCgroupFD && cloneIntoCgroupUnsupported(err) {
+		r.Log.Debug("clone3(CLONE_INTO_CGROUP) unsupported: init is moved into its cgroup instead")
+		sys.UseCgroupFD = false
+		if sys.Cloneflags&unix.CLONE_NEWCGROUP != 0 {
+			sys.Cloneflags &^= unix.CLONE_NEWCGROUP
+			cfg.UnshareCgroupNS = true
+		}
+		c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !sys.UseCgroupFD {
+		// init waits for its config before doing anything: moving it now
+		// is before any code of the container's runs.
+		if err := cg.Enter(st.Pid); err != nil {
+			return nil, nil, fmt.Errorf("move init into its cgroup: %w", err)
+		}
+	}
+	cgState := cg.State()
 	cfg.FifoFD = fds[0]
 	if mountNS != nil {
 		cfg.MountNS = fds[1]
@@ -222,7 +255,7 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	}
 	rec := &record{
 		ID: id, Bundle: bundle, Rootfs: cfg.Rootfs, Pid: st.Pid, PidStart: stat.StartTime,
-		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: s,
+		Created: time.Now().UTC(), Annotations: s.Annotations, Spec: s, Cgroup: &cgState,
 	}
 	if err := writeJSON(dir, recordFile, rec); err != nil {
 		return nil, nil, err
@@ -321,22 +354,12 @@ func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, prese
 	return &child{cmd: cmd, sock: parentSock}, extraFDs, nil
 }
 
-func hasLimits(r specs.LinuxResources) bool {
-	r.Devices = nil
-	return !reflect.DeepEqual(r, specs.LinuxResources{})
-}
-
 // warnUnapplied says which parts of the config minirun does not apply yet,
 // rather than ignoring them silently.
 func (r *Runtime) warnUnapplied(s *specs.Spec) {
 	l := s.Linux
 	if l == nil {
 		return
-	}
-	// Device rules alone (runc's default spec has the usual allow-list)
-	// grant nothing beyond what the container's /dev holds.
-	if res := l.Resources; l.CgroupsPath != "" || (res != nil && hasLimits(*res)) {
-		r.Log.Warn("cgroups are not managed yet: linux.cgroupsPath and linux.resources limits are not applied")
 	}
 	if l.Seccomp != nil {
 		r.Log.Warn("seccomp is not supported yet: linux.seccomp is not applied")

@@ -126,7 +126,23 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 	if mountNS != nil {
 		extra = []*os.File{mountNS, root}
 	}
-	c, fds, err := r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, &syscall.SysProcAttr{}, joins)
+	// The process joins the container's cgroup: born in it where clone3
+	// can, else moved in before it is sent its config.
+	sys := &syscall.SysProcAttr{}
+	cg := r.cgroupOf(rec)
+	if cg != nil && cg.Dir() != "" {
+		dir, err := os.OpenFile(cg.Dir(), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer dir.Close()
+		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
+	}
+	c, fds, err := r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
+	if err != nil && sys.UseCgroupFD && cloneIntoCgroupUnsupported(err) {
+		sys.UseCgroupFD = false
+		c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +152,11 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 			c.close()
 		}
 	}()
+	if cg != nil && !sys.UseCgroupFD {
+		if err := cg.Enter(c.cmd.Process.Pid); err != nil {
+			return nil, fmt.Errorf("move process into the container's cgroup: %w", err)
+		}
+	}
 	if mountNS != nil {
 		cfg.MountNS, cfg.RootFD = fds[0], fds[1]
 	} else {

@@ -98,6 +98,14 @@ func Init() {
 // namespaces that clone(2) made.
 func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	s := c.Spec
+	if c.UnshareCgroupNS {
+		// Now that the parent moved us into the container's cgroup: a
+		// cgroup namespace is rooted at the caller's cgroup when made.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return os.NewSyscallError("unshare(CLONE_NEWCGROUP)", err)
+		}
+		log.Debug("unshare(CLONE_NEWCGROUP): the container's cgroup becomes its root")
+	}
 	if !c.NoNewKeyring {
 		// A session keyring of its own, so the container cannot read the
 		// keys of whoever started it (keyrings(7)).

@@ -13,6 +13,9 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/cgroups"
+	"github.com/minirun/minirun/cgroups/devices"
 )
 
 // open locks id's state dir (how: LOCK_SH to read, LOCK_EX to change) and
@@ -47,6 +50,11 @@ func (r *Runtime) status(rec *record) Status {
 	if _, err := os.Lstat(filepath.Join(r.dir(rec.ID), fifoFile)); err == nil {
 		return Created
 	}
+	if cg := r.cgroupOf(rec); cg != nil {
+		if frozen, err := cg.Frozen(); err == nil && frozen {
+			return Paused
+		}
+	}
 	return Running
 }
 
@@ -78,6 +86,9 @@ type ContainerState struct {
 	Rootfs  string      `json:"rootfs"`
 	Created time.Time   `json:"created"`
 	Exit    *ExitStatus `json:"exit,omitempty"`
+	// OOMKills counts the container's processes the OOM killer ended
+	// (memory.events oom_kill), while its cgroup exists.
+	OOMKills uint64 `json:"oomKills,omitempty"`
 }
 
 func (r *Runtime) stateOf(rec *record) ContainerState {
@@ -93,6 +104,9 @@ func (r *Runtime) stateOf(rec *record) ContainerState {
 		cs.Pid = rec.Pid
 	} else {
 		cs.Exit = r.loadExit(rec.ID)
+	}
+	if cg := r.cgroupOf(rec); cg != nil {
+		cs.OOMKills, _ = cg.OOMKills()
 	}
 	return cs
 }
@@ -220,6 +234,11 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return ErrNotRunning
 	}
 	if all {
+		// SIGKILL for everyone is what cgroup.kill does, atomically, even
+		// to processes forking as it goes.
+		if cg := r.cgroupOf(rec); cg != nil && sig == unix.SIGKILL {
+			return cg.Kill()
+		}
 		pids, err := r.pids(rec)
 		if err != nil {
 			return err
@@ -259,6 +278,13 @@ func signalInit(rec *record, sig unix.Signal) error {
 // namespace. A container that shares the host's pid namespace has only
 // init to show.
 func (r *Runtime) pids(rec *record) ([]int, error) {
+	if cg := r.cgroupOf(rec); cg != nil {
+		pids, err := cg.Pids()
+		if err == nil {
+			sort.Ints(pids)
+		}
+		return pids, err
+	}
 	if !alive(rec.Pid, rec.PidStart) {
 		return nil, nil
 	}
@@ -327,19 +353,37 @@ func (r *Runtime) Delete(id string, force bool) error {
 }
 
 func (r *Runtime) destroy(rec *record, force bool) error {
+	cg := r.cgroupOf(rec)
 	switch s := r.status(rec); s {
-	case Running:
+	case Running, Paused:
 		if !force {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s (use --force): %w", rec.ID, s, ErrRunning)
 		}
 		fallthrough
 	case Created:
-		// Killing pid 1 of a pid namespace kills every process in it.
-		if err := signalInit(rec, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
+		// Killing pid 1 of a pid namespace kills every process in it; the
+		// cgroup's kill also reaches a container that shares a pid
+		// namespace, and frozen processes.
+		if cg != nil {
+			if err := cg.Kill(); err != nil {
+				return err
+			}
+		} else if err := signalInit(rec, unix.SIGKILL); err != nil && !errors.Is(err, ErrNotRunning) {
 			return err
 		}
 		if err := waitGone(rec, 10*time.Second); err != nil {
 			return err
+		}
+	}
+	if cg != nil {
+		// Left over processes of a stopped container (its init was not
+		// pid 1 of its own namespace), then the cgroup itself.
+		cg.Kill()
+		if err := cg.Destroy(); err != nil {
+			return fmt.Errorf("remove cgroup: %w", err)
+		}
+		if rec.Spec.Linux == nil || rec.Spec.Linux.CgroupsPath == "" {
+			removeDefaultParents(cg.State())
 		}
 	}
 	if h := rec.Spec.Hooks; h != nil {
@@ -379,4 +423,75 @@ func waitGone(rec *record, timeout time.Duration) error {
 		}
 	}
 	return fmt.Errorf("container %s: init (pid %d) did not exit within %s", rec.ID, rec.Pid, timeout)
+}
+
+// Pause freezes every process of the container (cgroup.freeze).
+func (r *Runtime) Pause(id string) error {
+	rec, lock, err := r.open(id, unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer lock.unlock()
+	cg := r.cgroupOf(rec)
+	switch s := r.status(rec); {
+	case cg == nil:
+		return fmt.Errorf("container %s has no cgroup to freeze", id)
+	case s != Running && s != Created:
+		return fmt.Errorf("cannot pause a container in %s state: %w", s, ErrNotRunning)
+	}
+	return cg.Freeze()
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error {
+	rec, lock, err := r.open(id, unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer lock.unlock()
+	if s := r.status(rec); s != Paused {
+		return fmt.Errorf("container %s is not paused (%s)", id, s)
+	}
+	return r.cgroupOf(rec).Thaw()
+}
+
+// Update changes the resource limits of a live container: only the
+// fields set in res.
+func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
+	rec, lock, err := r.open(id, unix.LOCK_EX)
+	if err != nil {
+		return err
+	}
+	defer lock.unlock()
+	cg := r.cgroupOf(rec)
+	if cg == nil || r.status(rec) == Stopped {
+		return fmt.Errorf("cannot update container %s: %w", id, ErrNotRunning)
+	}
+	if err := cg.Update(res); err != nil {
+		return err
+	}
+	if len(res.Devices) > 0 && cg.Dir() != "" {
+		// On v2 the device rules are a program, replaced whole: the new
+		// rules, then the defaults, as at create.
+		s := *rec.Spec
+		l := *s.Linux
+		l.Resources = res
+		s.Linux = &l
+		return devices.Attach(cg.Dir(), resourcesOf(&s).Devices)
+	}
+	return nil
+}
+
+// Stats reports the container's resource usage from its cgroup.
+func (r *Runtime) Stats(id string) (*cgroups.Stats, error) {
+	rec, lock, err := r.open(id, unix.LOCK_SH)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.unlock()
+	cg := r.cgroupOf(rec)
+	if cg == nil || r.status(rec) == Stopped {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotRunning)
+	}
+	return cg.Stats()
 }

@@ -107,6 +107,10 @@ func recordExit(dir string, es ExitStatus) {
 	if _, err := os.Stat(filepath.Join(dir, exitFile)); err == nil {
 		return
 	}
+	var rec record
+	if readJSON(filepath.Join(dir, recordFile), &rec) == nil {
+		New("", nil).noteOOM(&rec, &es)
+	}
 	writeJSON(dir, exitFile, es)
 }
 

@@ -58,6 +58,7 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 	// the user, except kill (which takes the lock): let go of it.
 	lock.unlock()
 	es := r.wait(c, o.Stdio, sigs)
+	r.noteOOM(rec, &es)
 	writeJSON(r.dir(id), exitFile, es)
 	relock, err := lockDir(r.dir(id), unix.LOCK_EX)
 	if err != nil {
@@ -65,6 +66,21 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 	}
 	defer relock.unlock()
 	return es, r.destroy(rec, true)
+}
+
+// noteOOM marks es when the OOM killer ended a process of the container:
+// its cgroup's oom_kill counter moved.
+func (r *Runtime) noteOOM(rec *record, es *ExitStatus) {
+	cg := r.cgroupOf(rec)
+	if cg == nil {
+		return
+	}
+	if n, err := cg.OOMKills(); err == nil && n > 0 {
+		es.OOMKilled = true
+		if l := rec.Spec.Linux; l != nil && l.Resources != nil && l.Resources.Memory != nil && l.Resources.Memory.Limit != nil {
+			es.MemoryLimit = *l.Resources.Memory.Limit
+		}
+	}
 }
 
 // awaitExec waits for the end of the handshake: the sync socket is

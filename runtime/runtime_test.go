@@ -127,3 +127,38 @@ func TestExecProcess(t *testing.T) {
 		}
 	}
 }
+
+func TestParseBytes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"100", 100, true}, {"64k", 64 << 10, true}, {"32M", 32 << 20, true}, {"1g", 1 << 30, true},
+		{"32mb", 32 << 20, true}, {"-1", -1, true},
+		{"", 0, false}, {"x", 0, false}, {"-5", 0, false}, {"1t", 0, false}, {"9999999999g", 0, false},
+	} {
+		got, err := ParseBytes(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestUpdateFlags(t *testing.T) {
+	quota := int64(1)
+	base := &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota}}
+	res, err := UpdateFlags{Memory: "32m", CPUPeriod: "100000", PidsLimit: "20", CPUSetCPUs: "0"}.Resources(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *res.Memory.Limit != 32<<20 || *res.CPU.Period != 100000 || *res.CPU.Quota != 1 || *res.Pids.Limit != 20 || res.CPU.Cpus != "0" {
+		t.Errorf("resources = %+v %+v %+v", res.Memory, res.CPU, res.Pids)
+	}
+	if res.Memory.Swap != nil || res.BlockIO != nil {
+		t.Errorf("unset flags were set: %+v", res)
+	}
+	if _, err := (UpdateFlags{CPUShares: "lots"}).Resources(nil); err == nil {
+		t.Error("--cpu-shares lots accepted")
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/minirun/minirun/cgroups"
 )
 
 // Files in a container's state directory, ROOT/ID/.
@@ -27,6 +29,7 @@ const (
 	Created  Status = "created"
 	Running  Status = "running"
 	Stopped  Status = "stopped"
+	Paused   Status = "paused"
 )
 
 // record is what minirun keeps about a container between commands. The pid
@@ -43,13 +46,20 @@ type record struct {
 	// Spec is the config.json as it was at create: later edits of the
 	// bundle must not change hooks or exec defaults of a live container.
 	Spec *specs.Spec `json:"spec"`
+	// Cgroup locates the container's cgroup(s), so that later commands
+	// can freeze, update, kill and remove it.
+	Cgroup *cgroups.State `json:"cgroup,omitempty"`
 }
 
 // ExitStatus says why init ended: a code from exit(2), or a signal.
 type ExitStatus struct {
 	Code   int    `json:"code"`
 	Signal string `json:"signal,omitempty"`
-	// OOMKilled etc. come with cgroups.
+	// OOMKilled: the kernel's OOM killer ended a process of the
+	// container (memory.events oom_kill grew), with MemoryLimit the
+	// container's limit in bytes (0: none set).
+	OOMKilled   bool  `json:"oomKilled,omitempty"`
+	MemoryLimit int64 `json:"memoryLimit,omitempty"`
 }
 
 // ExitCode is the status a shell would report: the code, or 128+signal.

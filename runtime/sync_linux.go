@@ -61,8 +61,11 @@ type initConfig struct {
 	NoPivot      bool           `json:"noPivot,omitempty"`
 	NoNewKeyring bool           `json:"noNewKeyring,omitempty"`
 	NoMountNS    bool           `json:"noMountNS,omitempty"` // no root filesystem setup at all
-	PreserveFDs  int            `json:"preserveFDs,omitempty"`
-	Debug        bool           `json:"debug,omitempty"`
+	// UnshareCgroupNS: init was moved into its cgroup after clone, so it
+	// makes its cgroup namespace itself, rooted there.
+	UnshareCgroupNS bool `json:"unshareCgroupNS,omitempty"`
+	PreserveFDs     int  `json:"preserveFDs,omitempty"`
+	Debug           bool `json:"debug,omitempty"`
 	// fds in init, numbered as init sees them.
 	FifoFD  int `json:"fifoFD,omitempty"`
 	MountNS int `json:"mountNSFD,omitempty"` // a mount namespace to join

@@ -64,6 +64,13 @@ var runCommand = &cli.Command{
 			reportError(err)
 			return exitCode(runFailureCode(err))
 		}
+		if es.OOMKilled {
+			limit := "no memory limit"
+			if es.MemoryLimit > 0 {
+				limit = fmt.Sprintf("memory limit %d bytes", es.MemoryLimit)
+			}
+			fmt.Fprintf(os.Stderr, "minirun: container %s was killed by the OOM killer (%s)\n", id, limit)
+		}
 		return exitIf(es.Code)
 	},
 }

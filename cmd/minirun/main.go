@@ -93,7 +93,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			specCommand, createCommand, startCommand, stateCommand, killCommand,
 			deleteCommand, runCommand, execCommand, listCommand, psCommand,
-			featuresCommand, pauseCommand, resumeCommand, updateCommand,
+			featuresCommand, pauseCommand, resumeCommand, updateCommand, eventsCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors
 	}

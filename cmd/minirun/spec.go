@@ -50,21 +50,3 @@ var featuresCommand = &cli.Command{
 		return printJSON(spec.Features())
 	},
 }
-
-// Pausing and live updates need the cgroup manager.
-func notYet(name string) *cli.Command {
-	return &cli.Command{
-		Name:            name,
-		Usage:           "not supported yet (needs cgroups)",
-		SkipFlagParsing: true,
-		Action: func(ctx *cli.Context) error {
-			return fmt.Errorf("%s: not supported yet", name)
-		},
-	}
-}
-
-var (
-	pauseCommand  = notYet("pause")
-	resumeCommand = notYet("resume")
-	updateCommand = notYet("update")
-)
