@@ -22,6 +22,14 @@ func (r *Runtime) newCgroup(id string, s *specs.Spec) (*cgroups.Manager, error) 
 		path = s.Linux.CgroupsPath
 	}
 	res := resourcesOf(s)
+	if mem := res.Memory; mem != nil && (mem.Kernel != nil || mem.KernelTCP != nil) {
+		// Deprecated by the runtime spec, which lets runtimes ignore them:
+		// Linux 5.4 stopped enforcing kernel memory limits.
+		r.Log.Warn("linux.resources.memory.kernel and kernelTCP are deprecated and ignored")
+		m := *mem
+		m.Kernel, m.KernelTCP = nil, nil
+		res.Memory = &m
+	}
 	m, err := cgroups.New(cgroups.Config{Path: path, ID: id, Resources: res, Log: r.Log})
 	if err != nil {
 		return nil, err
