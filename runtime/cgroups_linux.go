@@ -21,6 +21,16 @@ func (r *Runtime) newCgroup(id string, s *specs.Spec) (*cgroups.Manager, error) 
 	if s.Linux != nil {
 		path = s.Linux.CgroupsPath
 	}
+	if path == "" {
+		if mode, err := cgroups.Detect(cgroups.DefaultRoot); err == nil && mode == cgroups.Unified {
+			// Not under minirun's own cgroup, as on v1: on v2 that cgroup
+			// holds minirun itself (a login session's scope, say), and
+			// the "no internal processes" rule forbids handing controllers
+			// down from a cgroup with processes. The root of the
+			// hierarchy (of the cgroup namespace) is exempt.
+			path = "/minirun/" + id
+		}
+	}
 	res := resourcesOf(s)
 	if mem := res.Memory; mem != nil && (mem.Kernel != nil || mem.KernelTCP != nil) {
 		// Deprecated by the runtime spec, which lets runtimes ignore them:
