@@ -2,6 +2,9 @@
 # Run the OCI runtime-tools validation suite against a runtime.
 #
 # Usage: test/conformance/run-validation.sh [RUNTIME]
+#        RTT_CACHE=DIR test/conformance/run-validation.sh --build-only
+#          (only fill RTT_CACHE with the suite; no root, no runtime needed:
+#          test/vm/run.sh uses it for MINIRUN_VM_VALIDATION)
 #   RUNTIME            runtime binary (argument, or $RUNTIME; default: bin/minirun
 #                      built from this checkout into a temp dir)
 # Environment:
@@ -32,7 +35,13 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 log() { printf '== %s\n' "$*" >&2; }
 die() { printf 'run-validation: %s\n' "$*" >&2; exit 2; }
 
-[ "$(id -u)" = 0 ] || die "must run as root"
+BUILD_ONLY=0
+if [ "${1:-}" = --build-only ]; then
+	BUILD_ONLY=1
+	[ -n "${RTT_CACHE:-}" ] || die "--build-only needs RTT_CACHE"
+	set --
+fi
+[ "$BUILD_ONLY" = 1 ] || [ "$(id -u)" = 0 ] || die "must run as root"
 for t in go tar timeout; do command -v "$t" >/dev/null || die "missing $t"; done
 
 WORK=$(mktemp -d /tmp/rtt-run.XXXXXX) || die "mktemp failed"
@@ -110,14 +119,18 @@ trap 'exit 130' INT TERM
 
 # ---- runtime -------------------------------------------------------------
 RUNTIME_ARG=${1:-${RUNTIME:-}}
-if [ -z "$RUNTIME_ARG" ]; then
+if [ "$BUILD_ONLY" = 1 ]; then
+	: # no runtime: only the suite is built
+elif [ -z "$RUNTIME_ARG" ]; then
 	log "building minirun from $REPO"
 	(cd "$REPO" && CGO_ENABLED=0 go build -o "$WORK/minirun" ./cmd/minirun) || die "build of minirun failed"
 	RUNTIME_ARG=$WORK/minirun
 fi
-RUNTIME_BIN=$(command -v "$RUNTIME_ARG") || die "runtime $RUNTIME_ARG not found"
-RUNTIME_BIN=$(readlink -f "$RUNTIME_BIN")
-log "runtime: $RUNTIME_BIN ($("$RUNTIME_BIN" --version 2>/dev/null | head -1))"
+if [ "$BUILD_ONLY" = 0 ]; then
+	RUNTIME_BIN=$(command -v "$RUNTIME_ARG") || die "runtime $RUNTIME_ARG not found"
+	RUNTIME_BIN=$(readlink -f "$RUNTIME_BIN")
+	log "runtime: $RUNTIME_BIN ($("$RUNTIME_BIN" --version 2>/dev/null | head -1))"
+fi
 
 # ---- build (or reuse) the suite -----------------------------------------
 if [ -z "${RTT_CACHE:-}" ]; then
@@ -150,6 +163,12 @@ else
 	cp "$WORK/src/rootfs-amd64.tar.gz" "$RTT_CACHE/"
 	chmod -R u+w "$GP" 2>/dev/null; rm -rf "$GP" "$WORK/src"
 	unset GOPATH GOMODCACHE GOFLAGS GOWORK
+fi
+
+if [ "$BUILD_ONLY" = 1 ]; then
+	complete_cache || die "the suite in $RTT_CACHE is incomplete"
+	log "suite ready in $RTT_CACHE"
+	exit 0
 fi
 
 # The programs untar rootfs-$GOARCH.tar.gz and copy ./runtimetest from the

@@ -8,7 +8,8 @@
 # /payload/packages has one "IMPORTPATH DIR BINARY" line per package;
 # /payload/env sets MINIRUN_VM_RUN (-test.run), MINIRUN_VM_TESTFLAGS (more
 # flags for every binary), MINIRUN_VM_VERBOSE and MINIRUN_VM_PKG_TIMEOUT
-# (-test.timeout).
+# (-test.timeout). With MINIRUN_VM_VALIDATION, /payload/validation/run.sh
+# (test/vm/run-validation.sh) runs the OCI runtime-tools programs afterwards.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /payload/env
 
@@ -63,6 +64,26 @@ while read -r pkg dir bin; do
 	summary="$summary$line
 "
 done </payload/packages
+
+# MINIRUN_VM_VALIDATION: the OCI runtime-tools programs (run-validation.sh).
+if [ -x /payload/validation/run.sh ]; then
+	start=$(now)
+	{
+		/payload/validation/run.sh 2>&1
+		echo $? >/tmp/rc.validation
+	} | tee /tmp/validation.out
+	vrc=$(cat /tmp/rc.validation)
+	secs=$(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+	counts=$(tail -n 1 /tmp/validation.out)
+	if [ "$vrc" = 0 ]; then
+		line=$(printf 'ok   %-45s %6ss  %s' "runtime-tools validation" "$secs" "$counts")
+	else
+		line=$(printf 'FAIL %-45s %6ss  %s' "runtime-tools validation" "$secs" "$counts")
+		rc=1
+	fi
+	summary="$summary$line
+"
+fi
 
 echo "=== summary (pure cgroup v2, kernel $(uname -r))"
 printf '%s' "$summary"

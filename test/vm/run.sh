@@ -23,6 +23,18 @@
 #   MINIRUN_VM_REQUIRED 1: fail rather than skip where no Debian cloud kernel
 #                       can be had (skipped only on hosts that are pure
 #                       cgroup v2 themselves, like an Ubuntu Vagrant box)
+#   MINIRUN_VM_VALIDATION  1: after the tests, run the OCI runtime-tools
+#                       validation programs in the guest against the same
+#                       minirun (test/vm/run-validation.sh); "only": those
+#                       programs and no Go tests. Off by default.
+#   MINIRUN_VM_VALIDATION_PROGS  program names (default: the cgroup ones,
+#                       linux_cgroups_* delete_resources
+#                       delete_only_create_resources; "all": every program;
+#                       all 58 need MINIRUN_VM_MEM=4096 or so)
+#   MINIRUN_VM_VALIDATION_TIMEOUT  seconds per program (default 120)
+#   RTT_CACHE           the built suite (default $MINIRUN_VM_CACHE/rtt; built
+#                       there by test/conformance/run-validation.sh
+#                       --build-only when incomplete)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -235,6 +247,8 @@ done
 # kernel; the pure ones cost little and prove the binaries work there.
 failed=()
 : >"$P/payload/packages"
+VALIDATION=${MINIRUN_VM_VALIDATION:-0}
+case $VALIDATION in 0 | 1 | only) ;; *) die "MINIRUN_VM_VALIDATION must be 0, 1 or only" ;; esac
 # shellcheck disable=SC2086
 while read -r pkg dir; do
 	[ -n "$pkg" ] || continue
@@ -250,9 +264,38 @@ while read -r pkg dir; do
 	fi
 	[ -d "$dir/testdata" ] && cp -a "$dir/testdata" "$P/payload/src/$rel/"
 	echo "$pkg $rel $bin" >>"$P/payload/packages"
-done < <(go list -e -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' ${MINIRUN_VM_PKGS:-./...})
+done < <([ "$VALIDATION" = only ] || go list -e -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' ${MINIRUN_VM_PKGS:-./...})
 [ ${#failed[@]} -eq 0 ] || die "cannot build the tests of ${failed[*]}"
-[ -s "$P/payload/packages" ] || die "no packages with tests in ${MINIRUN_VM_PKGS:-./...}"
+[ -s "$P/payload/packages" ] || [ "$VALIDATION" = only ] || die "no packages with tests in ${MINIRUN_VM_PKGS:-./...}"
+if [ "$VALIDATION" != 0 ]; then
+	# The OCI runtime-tools validation programs, runtimetest and the rootfs
+	# tarball, from the suite cache (built when incomplete).
+	RTT=${RTT_CACHE:-$CACHE/rtt}
+	if [ ! -x "$RTT/runtimetest" ] || [ ! -f "$RTT/rootfs-amd64.tar.gz" ] ||
+		[ "$(ls "$RTT"/*.t 2>/dev/null | wc -l)" -lt 58 ]; then
+		log "building the runtime-tools validation suite into $RTT"
+		RTT_CACHE=$RTT "$REPO/test/conformance/run-validation.sh" --build-only ||
+			die "cannot build the runtime-tools suite"
+	fi
+	progs=${MINIRUN_VM_VALIDATION_PROGS:-}
+	if [ -z "$progs" ]; then
+		progs=$(cd "$RTT" && ls linux_cgroups_*.t delete_resources.t delete_only_create_resources.t | sed 's/\.t$//' | tr '\n' ' ')
+	elif [ "$progs" = all ]; then
+		progs=$(cd "$RTT" && ls ./*.t | sed 's,^\./,,; s/\.t$//' | tr '\n' ' ')
+	fi
+	mkdir -p "$P/payload/validation"
+	for p in $progs; do
+		[ -x "$RTT/$p.t" ] || die "no validation program $p in $RTT"
+		cp "$RTT/$p.t" "$P/payload/validation/"
+	done
+	cp "$RTT/runtimetest" "$RTT/rootfs-amd64.tar.gz" "$P/payload/validation/"
+	install -m 0755 "$VMDIR/run-validation.sh" "$P/payload/validation/run.sh"
+	{
+		echo "VALIDATION_PROGS=$(printf "'%s'" "${progs% }")"
+		echo "VALIDATION_TIMEOUT=$(printf "'%s'" "${MINIRUN_VM_VALIDATION_TIMEOUT:-120}")"
+	} >"$P/payload/validation/env"
+	log "validation programs: ${progs% }"
+fi
 install -m 0755 "$VMDIR/run-tests.sh" "$P/payload/run-tests.sh"
 cp "$VMDIR/compact.awk" "$P/payload/compact.awk"
 shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
