@@ -22,6 +22,10 @@ import (
 // has collected it, from the pidfd itself (PIDFD_GET_INFO with
 // PIDFD_INFO_EXIT, Linux 6.15 and later), and writes exit.json. It is not
 // init's parent, so the reaper sees the same process tree as with runc.
+//
+// Before Linux 6.15 a reaper that collects init at once (conmon, the
+// containerd shim) races the monitor for the zombie, and the status may
+// go unrecorded; minirun then says only "stopped", as runc always does.
 
 // MonitorArg is argv[1] of the monitor process.
 const MonitorArg = "monitor"
