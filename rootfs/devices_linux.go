@@ -50,6 +50,15 @@ func (r *root) createDevice(log *slog.Logger, d device) error {
 	defer unix.Close(dfd)
 	at := r.hostPath(d.path)
 
+	// A node on a nodev mount can never be opened (EACCES): with no /dev
+	// mount of its own, the nodes would sit on the root filesystem's
+	// mount, and /tmp is often nodev. A bind mount of the host's node
+	// carries its own mount flags instead.
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(dfd, &fs); err == nil && fs.Flags&unix.ST_NODEV != 0 {
+		log.Debug("the mount holding "+d.path+" is nodev: bind the host's node", "at", at)
+		return r.bindDevice(log, dfd, name, d, at)
+	}
 	dev := unix.Mkdev(uint32(d.major), uint32(d.minor))
 	log.Debug(fmt.Sprintf("mknod(%q, %s, %d:%d)", d.path, modeString(d.mode), d.major, d.minor), "at", at)
 	err = unix.Mknodat(dfd, name, d.mode, int(dev))

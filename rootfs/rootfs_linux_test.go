@@ -257,11 +257,21 @@ func TestContainer(t *testing.T) {
 		`pivot_root(".", ".")`,
 		`umount2(".", MNT_DETACH)`,
 		`mknod("/dev/null", S_IFCHR|0666, 1:3)`,
-		`mount("", "/", "", MS_RDONLY|MS_REMOUNT|MS_BIND|MS_RELATIME, "")`,
 	} {
 		if !slices.Contains(rep.Log, line) {
 			t.Errorf("log has no line %s\nlog:\n%s", line, strings.Join(rep.Log, "\n"))
 		}
+	}
+	// The read-only remount of / keeps the flags the mount already has
+	// (MS_RELATIME, and MS_NODEV where the test's tmp dir is nodev).
+	remount := func(l string) bool {
+		flags, ok := strings.CutPrefix(l, `mount("", "/", "", `)
+		flags, _, _ = strings.Cut(flags, ",")
+		set := strings.Split(flags, "|")
+		return ok && slices.Contains(set, "MS_RDONLY") && slices.Contains(set, "MS_REMOUNT") && slices.Contains(set, "MS_BIND")
+	}
+	if !slices.ContainsFunc(rep.Log, remount) {
+		t.Errorf("log has no read-only remount of /\nlog:\n%s", strings.Join(rep.Log, "\n"))
 	}
 	// The files a bind of a file needs exist inside the rootfs, not on the host.
 	if _, err := os.Stat(filepath.Join(rootfs, "etc/hosts")); err != nil {
@@ -361,6 +371,40 @@ func TestUnbindableRoot(t *testing.T) {
 		}
 		if root := findMount(rep.Mounts, "/"); root == nil || !strings.Contains(root.Optional, "unbindable") {
 			t.Errorf("%s: / is %+v, want unbindable", prop, root)
+		}
+	}
+}
+
+// TestNodevRootfs: with the rootfs on a nodev mount (a nodev /tmp, as on
+// many distributions) and no /dev mount in the spec, the device nodes sit
+// on that mount; mknod'ed nodes there could not be opened, so the host's
+// are bound in instead. Both pivot_root and the no-pivot fallback.
+func TestNodevRootfs(t *testing.T) {
+	for _, noPivot := range []bool{false, true} {
+		dir := hostDir(t)
+		nodev := filepath.Join(dir, "nodev")
+		if err := os.Mkdir(nodev, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("tmpfs", nodev, "tmpfs", unix.MS_NODEV, ""); err != nil {
+			t.Fatalf("mount a nodev tmpfs: %v", err)
+		}
+		t.Cleanup(func() { unix.Unmount(nodev, unix.MNT_DETACH) })
+		rootfs := buildRootfs(t, nodev)
+		spec := &specs.Spec{Mounts: []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}}
+		// Exec's stdin is /dev/null: opening it is the check.
+		rep := runHelper(t, helperConfig{
+			Rootfs: rootfs, Spec: spec, NoPivot: noPivot,
+			Exec: []string{"/bin/busybox", "cat", "/etc/hostname"},
+		})
+		if rep.Err != "" {
+			t.Fatalf("noPivot=%v: %s: %s\nlog:\n%s", noPivot, rep.Stage, rep.Err, strings.Join(rep.Log, "\n"))
+		}
+		if rep.Exec != "box\n" {
+			t.Errorf("noPivot=%v: cat /etc/hostname = %q", noPivot, rep.Exec)
+		}
+		if l := leaked(t, nodev); len(l) > 0 {
+			t.Errorf("noPivot=%v: mounts leaked onto the host: %q", noPivot, l)
 		}
 	}
 }
