@@ -30,7 +30,9 @@
 // Nothing mounted afterwards goes back to the host, and pivot_root(2),
 // which refuses to work with a shared new root or parent, is satisfied.
 // linux.rootfsPropagation (shared, slave, private and their r* forms)
-// replaces that default and is set again on the new / at the end.
+// replaces that default and is set again on the new / at the end;
+// unbindable only at the end, since an unbindable tree could not be the
+// source of the bind below.
 //
 // # Why bind the rootfs onto itself
 //
@@ -79,8 +81,8 @@
 // changes the calling process's mount namespace, root, cwd and (briefly)
 // umask: called anywhere else, it rearranges the host. Rootless containers
 // (a user namespace without CAP_MKNOD) work for devices, which fall back to
-// bind mounts of the host's nodes, but the rest is written for a runtime
-// that is root.
+// bind mounts of the host's nodes (as they do where /dev would sit on a
+// nodev mount), but the rest is written for a runtime that is root.
 //
 // Man pages: mount(2), mount_namespaces(7), pivot_root(2), openat2(2),
 // proc(5), mount_setattr(2), chroot(2).

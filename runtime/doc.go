@@ -47,16 +47,28 @@
 // because the path of the binary being exec'd must still resolve on the
 // host.
 //
+// # Cgroups
+//
+// The container's cgroup (package cgroups) is made before init exists, and
+// init is born in it with clone3's CLONE_INTO_CGROUP, so no instant of the
+// container escapes its limits; where that is unavailable (cgroup v1) the
+// parent moves init in before sending it its config, and init unshares its
+// cgroup namespace itself (cgroups_linux.go). exec'd processes join the
+// same cgroup. pause, resume, update, kill --all, ps and the OOM report all
+// work through it, and delete removes it.
+//
 // # State
 //
 // Each container has a directory ROOT/ID (default /run/minirun) holding
-// state.json (written atomically once create succeeds), exec.fifo until
-// start, and exit.json once minirun saw how init ended. Commands on one
-// container serialize on a flock(2) of that directory. The status is never
-// stored: it is read off the kernel each time (is init alive, same start
-// time, not a zombie).
+// state.json (written atomically once create succeeds; it also locates the
+// cgroup), exec.fifo until start, and exit.json once minirun saw how init
+// ended: as its parent (run), or, for a detached container, through a small
+// monitor process holding a pidfd of init (monitor_linux.go). Commands on
+// one container serialize on a flock(2) of that directory. The status is
+// never stored: it is read off the kernel each time (is init alive, same
+// start time, not a zombie; is its cgroup frozen).
 //
-// Read: clone(2), setns(2), namespaces(7), pid_namespaces(7),
+// Read: clone(2), setns(2), namespaces(7), pid_namespaces(7), cgroups(7),
 // capabilities(7), prctl(2), execve(2), pty(7), unix(7) for SCM_RIGHTS,
 // fifo(7), and the OCI runtime spec (runtime.md, config.md,
 // config-linux.md).

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -223,7 +222,7 @@ func (r *Runtime) openFifo(rec *record) error {
 }
 
 // Kill sends sig to the container's init, or with all to every process in
-// its pid namespace.
+// its cgroup.
 func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	rec, lock, err := r.open(id, unix.LOCK_EX)
 	if err != nil {
@@ -274,44 +273,19 @@ func signalInit(rec *record, sig unix.Signal) error {
 	return nil
 }
 
-// pids lists the processes of the container: those in init's pid
-// namespace. A container that shares the host's pid namespace has only
-// init to show.
+// pids lists the processes of the container: those in its cgroup, which
+// also finds processes of a container that shares a pid namespace.
 func (r *Runtime) pids(rec *record) ([]int, error) {
-	if cg := r.cgroupOf(rec); cg != nil {
-		pids, err := cg.Pids()
-		if err == nil {
-			sort.Ints(pids)
+	cg := r.cgroupOf(rec)
+	if cg == nil { // a record from before cgroups: init is all it knows
+		if !alive(rec.Pid, rec.PidStart) {
+			return nil, nil
 		}
-		return pids, err
-	}
-	if !alive(rec.Pid, rec.PidStart) {
-		return nil, nil
-	}
-	ns, err := os.Readlink("/proc/" + strconv.Itoa(rec.Pid) + "/ns/pid")
-	if err != nil {
-		return nil, err
-	}
-	own, _ := os.Readlink("/proc/self/ns/pid")
-	if ns == own {
 		return []int{rec.Pid}, nil
 	}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/pid"); err == nil && l == ns {
-			pids = append(pids, pid)
-		}
-	}
+	pids, err := cg.Pids()
 	sort.Ints(pids)
-	return pids, nil
+	return pids, err
 }
 
 // Pids lists the host pids of the container's processes.
