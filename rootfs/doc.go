@@ -8,7 +8,7 @@
 // root with every capability, on a goroutine locked to its OS thread. The
 // runtime calls, in this order:
 //
-//	Prepare(c)  // mounts under c.Rootfs, as seen from the host
+//	Prepare(c)  // mounts under c.Rootfs (or the overlay on it), as seen from the host
 //	Pivot(c)    // c.Rootfs becomes /; cwd is / afterwards
 //	            // (the runtime writes linux.sysctl here)
 //	Finalize(c) // read-only and masked paths, read-only /, propagation
@@ -40,6 +40,56 @@
 // a directory is just a directory on the host's disk. Binding it onto
 // itself, mount(rootfs, rootfs, "", MS_BIND|MS_REC, ""), makes it a mount of
 // its own, which is then the root of everything else Prepare mounts.
+//
+// # The root as an overlay of image layers
+//
+// An image is a stack of layers, each a directory holding what its layer
+// changed. overlayfs (Documentation/filesystems/overlayfs.rst) shows them
+// as one tree: a name is looked up from the topmost layer down and the
+// first layer that has it wins; a character device 0/0 (a whiteout) hides
+// the name in every layer below, and a directory with the xattr
+// trusted.overlay.opaque=y hides what the layers below hold at that path.
+// Writes go to the upper dir, copying a file up from its layer first. The
+// work dir is overlayfs's scratch space for making that copy-up atomic: it
+// builds the copy there and rename(2)s it into the upper dir, so the two
+// must be on the same filesystem, and it must start empty. Without upper
+// and work the overlay is read-only, and the kernel then wants two layers
+// at least.
+//
+// With Config.Overlay set, step 2 of Prepare mounts the overlay on the
+// empty Rootfs instead of binding Rootfs onto itself. It comes after step
+// 1 made / private, so the overlay lives in the container's mount
+// namespace only, never shows on the host, and goes away with the
+// namespace, even when minirun crashes. Everything after (the spec's
+// mounts, pivot_root, a read-only /) works on it as on the bind.
+//
+// The order of layers is the kernel's: in lowerdir=/l1:/l2:/l3 the stack
+// starts from the rightmost, so /l1 is the top. Overlay.Lower is in that
+// order, newest first: the reverse of an image manifest, which lists the
+// base layer first.
+//
+// Many layers do not fit in one string. mount(2) copies its data argument
+// into a single page (4096 bytes on x86-64), and a layer directory of the
+// image store is about 100 bytes: some 40 layers fill it. The new mount
+// API, fsopen(2), fsconfig(2), fsmount(2) and move_mount(2), sets options
+// one at a time but copies each value into at most 256 bytes, so one
+// "lowerdir" with every layer fares worse. Linux 6.8 added "lowerdir+":
+// each fsconfig(2) call appends one layer below those before it, and only
+// overlayfs's own limit of 500 layers remains. MountOverlay uses it where
+// the kernel has it, which it finds out once by asking the kernel, not by
+// its version. Elsewhere (6.1) it falls back to mount(2) with each layer
+// named /proc/self/fd/N, an O_PATH fd of the layer opened just before: the
+// kernel follows these links as it resolves the layers, and at about 18
+// bytes each some 200 layers fit in a page; past that the mount fails and
+// says so. In init, before pivot_root, /proc is still the host's and
+// /proc/self names init by its pid there. /proc/self/mountinfo then shows
+// those fd names as lowerdir; upperdir and workdir show their paths.
+//
+// A layer path may not contain ':', ',' or a backslash: ':' separates
+// layers in lowerdir, ',' separates options, a backslash escapes the next
+// byte, and the kernel unescapes "upperdir" and "workdir" even when they
+// come one at a time through fsconfig(2). Refusing them (Overlay.Validate)
+// keeps one rule for both code paths; digests never contain them.
 //
 // # Mounts resolved inside the root
 //
@@ -85,5 +135,6 @@
 // nodev mount), but the rest is written for a runtime that is root.
 //
 // Man pages: mount(2), mount_namespaces(7), pivot_root(2), openat2(2),
-// proc(5), mount_setattr(2), chroot(2).
+// proc(5), mount_setattr(2), chroot(2), fsopen(2), fsconfig(2),
+// fsmount(2), move_mount(2).
 package rootfs

@@ -38,6 +38,9 @@ type helperConfig struct {
 	Rootfs  string
 	Spec    *specs.Spec
 	NoPivot bool
+	Overlay *Overlay
+	// OverlayData forces the overlay's mount(2) fallback.
+	OverlayData bool
 	// Control skips Prepare and mounts a tmpfs at Rootfs/tmp directly, to
 	// show that the leak check would see a mount that propagates.
 	Control bool
@@ -102,7 +105,8 @@ func helperRun(cfgPath string) (rep report) {
 		return report{Stage: "config", Err: err.Error()}
 	}
 	logs := &logLines{}
-	c := &Config{Rootfs: hc.Rootfs, Spec: hc.Spec, NoPivot: hc.NoPivot, Log: slog.New(logs)}
+	c := &Config{Rootfs: hc.Rootfs, Overlay: hc.Overlay, Spec: hc.Spec, NoPivot: hc.NoPivot, Log: slog.New(logs)}
+	forceOverlayData = hc.OverlayData
 	defer func() { rep.Log = logs.lines }()
 	if hc.Control {
 		if err := unix.Mount("tmpfs", filepath.Join(hc.Rootfs, "tmp"), "tmpfs", 0, ""); err != nil {

@@ -12,8 +12,8 @@ import (
 
 // Prepare builds the container's filesystem view under Config.Rootfs, in
 // the new mount namespace and before Pivot: it makes the mount tree
-// private, binds the rootfs onto itself, makes each mount of the spec in
-// order, and fills /dev.
+// private, binds the rootfs onto itself (or mounts Config.Overlay on it),
+// makes each mount of the spec in order, and fills /dev.
 //
 // Call it from the container's init, a process cloned with CLONE_NEWNS, so
 // that all its threads share the new mount namespace. Nothing this package
@@ -66,7 +66,15 @@ func Prepare(c *Config) error {
 	// 2. pivot_root(2) needs new_root to be a mount point; a directory
 	// inside some other mount is not. Binding the rootfs onto itself makes
 	// it one (MS_REC keeps mounts the runtime made under it, e.g. volumes).
-	if err := sysMount(log, c.Rootfs, c.Rootfs, "", msBind|msRec, "", ""); err != nil {
+	// An overlay of image layers is a new mount on the (empty) rootfs, and
+	// so a mount point too. Either comes only after step 1 cut propagation
+	// to the host: the overlay then exists in this namespace alone and
+	// dies with it, so even a crash leaves nothing mounted on the host.
+	if c.Overlay != nil {
+		if err := mountOverlay(log, c.Rootfs, c.Overlay); err != nil {
+			return err
+		}
+	} else if err := sysMount(log, c.Rootfs, c.Rootfs, "", msBind|msRec, "", ""); err != nil {
 		return fmt.Errorf("bind rootfs %s onto itself: %w", c.Rootfs, err)
 	}
 	r, err := openRoot(c.Rootfs)

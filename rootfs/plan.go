@@ -17,6 +17,10 @@ type Config struct {
 	// Rootfs is the absolute host path of the root filesystem, already
 	// resolved (no symlinks in it).
 	Rootfs string
+	// Overlay, when set, is mounted on Rootfs (an empty directory) in
+	// place of binding Rootfs onto itself: the root is then made of these
+	// layers.
+	Overlay *Overlay
 	// Spec supplies Mounts, Root.Readonly and Linux.Devices, MaskedPaths,
 	// ReadonlyPaths and RootfsPropagation. Linux.MountLabel is ignored: this
 	// kernel has no SELinux.
@@ -72,8 +76,8 @@ type Mount struct {
 
 // Plan describes the mounts of spec.Mounts that Prepare will make, in order,
 // as data (pure; no syscalls). Before them Prepare makes / private (or as
-// linux.rootfsPropagation says) and binds Rootfs onto itself; after them it
-// creates the /dev devices and links.
+// linux.rootfsPropagation says) and binds Rootfs onto itself, or mounts
+// Config.Overlay on it; after them it creates the /dev devices and links.
 func Plan(c *Config) ([]Mount, error) {
 	if err := c.check(); err != nil {
 		return nil, err
@@ -324,6 +328,11 @@ func (c *Config) check() error {
 	}
 	if !path.IsAbs(c.Rootfs) || path.Clean(c.Rootfs) != c.Rootfs || c.Rootfs == "/" {
 		return fmt.Errorf("rootfs %q: must be an absolute, clean path other than /", c.Rootfs)
+	}
+	if c.Overlay != nil {
+		if err := c.Overlay.Validate(); err != nil {
+			return err
+		}
 	}
 	if c.Spec.Linux != nil {
 		if _, ok := propagationFlags(c.Spec.Linux.RootfsPropagation); !ok {

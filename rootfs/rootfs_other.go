@@ -24,3 +24,8 @@ func Pivot(c *Config) error {
 func Finalize(c *Config) error {
 	return fmt.Errorf("finalize rootfs: %w", errors.ErrUnsupported)
 }
+
+// MountOverlay is not supported outside Linux.
+func MountOverlay(target string, o *Overlay) error {
+	return fmt.Errorf("mount overlay on %s: %w", target, errors.ErrUnsupported)
+}

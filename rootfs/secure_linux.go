@@ -40,8 +40,9 @@ type root struct {
 }
 
 // openRoot opens the rootfs. Call it after the rootfs has been bound onto
-// itself: the fd must name that bind mount, or mounts made through it
-// would land on the mount underneath and be hidden from the container.
+// itself (or the overlay mounted on it): the fd must name that mount, or
+// mounts made through it would land on the mount underneath and be hidden
+// from the container.
 func openRoot(p string) (*root, error) {
 	fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

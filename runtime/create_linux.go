@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minirun/minirun/cgroups"
+	"github.com/minirun/minirun/rootfs"
 	"github.com/minirun/minirun/runtime/spec"
 )
 
@@ -52,6 +53,11 @@ type CreateOpts struct {
 	// process (systemd's socket activation, LISTEN_FDS).
 	PreserveFDs int
 	Stdio       Stdio
+	// Overlay, when set, is the root filesystem as image layers: init
+	// mounts it on root.path, which is then only the empty mount point,
+	// in the container's mount namespace (see rootfs.Overlay). The front
+	// end that runs images passes it; a plain OCI bundle has none.
+	Overlay *rootfs.Overlay
 }
 
 // child is a process minirun started in a container (init, or an exec'd
@@ -129,6 +135,17 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	if mountNS != nil {
 		defer mountNS.Close()
 	}
+	noMountNS := cloneFlags&unix.CLONE_NEWNS == 0 && mountNS == nil
+	if o.Overlay != nil {
+		// Init mounts the overlay in the container's mount namespace;
+		// in the host's it would outlive the container.
+		if noMountNS {
+			return nil, nil, errors.New("an overlay root needs a mount namespace: the config has none in linux.namespaces")
+		}
+		if err := o.Overlay.Validate(); err != nil {
+			return nil, nil, err
+		}
+	}
 	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags}
 	if cloneFlags&unix.CLONE_NEWUSER != 0 {
 		if err := mapIDs(sys, s.Linux); err != nil {
@@ -202,7 +219,8 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 		NoNewKeyring: o.NoNewKeyring,
 		PreserveFDs:  o.PreserveFDs,
 		Debug:        r.Log.Enabled(context.Background(), slog.LevelDebug),
-		NoMountNS:    cloneFlags&unix.CLONE_NEWNS == 0 && mountNS == nil,
+		NoMountNS:    noMountNS,
+		Overlay:      o.Overlay,
 	}
 	if cfg.NoMountNS {
 		r.Log.Warn("no mount namespace: the container shares the host's mounts; its root is only chroot'ed, and mounts, masked and read-only paths are not applied", "id", id)

@@ -119,7 +119,7 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 			return err
 		}
 	}
-	rc := &rootfs.Config{Rootfs: c.Rootfs, Spec: s, NoPivot: c.NoPivot, Log: log}
+	rc := &rootfs.Config{Rootfs: c.Rootfs, Overlay: c.Overlay, Spec: s, NoPivot: c.NoPivot, Log: log}
 	// Without a mount namespace of its own, the container shares the
 	// host's: any mount would be the host's, so none is made, and the
 	// root is changed with chroot(2) alone (as runc does).

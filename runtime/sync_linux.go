@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/rootfs"
 )
 
 // The parent (minirun create, run or exec) and the container's init talk
@@ -61,6 +63,8 @@ type initConfig struct {
 	NoPivot      bool           `json:"noPivot,omitempty"`
 	NoNewKeyring bool           `json:"noNewKeyring,omitempty"`
 	NoMountNS    bool           `json:"noMountNS,omitempty"` // no root filesystem setup at all
+	// Overlay is mounted on Rootfs in place of binding Rootfs onto itself.
+	Overlay *rootfs.Overlay `json:"overlay,omitempty"`
 	// UnshareCgroupNS: init was moved into its cgroup after clone, so it
 	// makes its cgroup namespace itself, rooted there.
 	UnshareCgroupNS bool `json:"unshareCgroupNS,omitempty"`

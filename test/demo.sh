@@ -1,7 +1,11 @@
 #!/bin/sh
-# make demo: build a busybox root filesystem (no network needed), write a
-# bundle for it with `minirun spec`, and run it. On a terminal you get a
-# shell inside the container; otherwise a short tour prints and exits.
+# make demo: build a busybox image locally (no network: busybox-static and
+# tar are all it takes), load it into minirun's image store, and run it.
+# On a terminal you get a shell inside the container; otherwise a short
+# tour prints and exits.
+#
+# The image is written as `docker save` writes one: a tar holding each
+# layer as a tar, the image config (JSON) and a manifest.json naming them.
 set -eu
 bin=$(realpath "$1")
 dir=$2
@@ -9,27 +13,40 @@ if [ "$(id -u)" != 0 ]; then
 	echo "demo: run as root (sudo make demo): containers need CAP_SYS_ADMIN" >&2
 	exit 1
 fi
-rootfs=$dir/rootfs
-if [ ! -x "$rootfs/bin/busybox" ]; then
-	echo "demo: building a busybox root filesystem in $rootfs"
+image=minirun-demo/busybox:latest
+mkdir -p "$dir"
+dir=$(realpath "$dir")
+if [ ! -f "$dir/busybox-image.tar" ]; then
+	echo "demo: building the image $image in $dir/busybox-image.tar"
+	work=$dir/image-build
+	rm -rf "$work"
+	rootfs=$work/rootfs
 	mkdir -p "$rootfs/bin" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev" "$rootfs/tmp" "$rootfs/etc" "$rootfs/root"
+	chmod 1777 "$rootfs/tmp"
 	cp /bin/busybox "$rootfs/bin/busybox"
 	for applet in $(/bin/busybox --list); do
 		[ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
 	done
-	echo "root:x:0:0:root:/root:/bin/sh" >"$rootfs/etc/passwd"
-	echo "root:x:0:" >"$rootfs/etc/group"
+	printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n' >"$rootfs/etc/passwd"
+	printf 'root:x:0:\nuser:x:1000:\n' >"$rootfs/etc/group"
+	mkdir -p "$work/out/layer"
+	tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$rootfs" -cf "$work/out/layer/layer.tar" .
+	diffid=$(sha256sum "$work/out/layer/layer.tar" | cut -d' ' -f1)
+	cat >"$work/out/config.json" <<JSON
+{"architecture":"$(dpkg --print-architecture 2>/dev/null || echo amd64)","os":"linux","created":"$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+ "config":{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"],"WorkingDir":"/root",
+  "Labels":{"org.opencontainers.image.title":"minirun demo"}},
+ "rootfs":{"type":"layers","diff_ids":["sha256:$diffid"]},
+ "history":[{"created_by":"test/demo.sh: busybox-static"}]}
+JSON
+	echo "[{\"Config\":\"config.json\",\"RepoTags\":[\"$image\"],\"Layers\":[\"layer/layer.tar\"]}]" >"$work/out/manifest.json"
+	tar -C "$work/out" -cf "$dir/busybox-image.tar" manifest.json config.json layer/layer.tar
+	rm -rf "$work"
 fi
-rm -f "$dir/config.json"
-"$bin" spec --bundle "$dir"
+"$bin" load -q -i "$dir/busybox-image.tar"
+"$bin" images
 if [ -t 0 ] && [ -t 1 ]; then
 	echo "demo: a shell in a fresh container (pid, mount, uts, ipc, net, cgroup namespaces); exit to leave"
-	args='["sh"]'
-	tty=true
-else
-	args='["sh", "-c", "echo hello from $(hostname), I am pid $$; echo; ps; echo; echo mounts:; cat /proc/self/mounts; echo; grep Cap /proc/self/status; echo; ls -l /proc/self/ns"]'
-	tty=false
+	exec "$bin" run --rm "$image" sh
 fi
-# Edit the generated config with sed to keep the demo free of extra tools.
-sed -i "s|\"terminal\": true|\"terminal\": $tty|; s|^\(\t*\)\"args\": \[\$|\1\"args\": $args, \"_args\": [|" "$dir/config.json"
-exec "$bin" run --bundle "$dir" "demo-$$"
+exec "$bin" run --rm "$image" sh -c 'echo hello from $(hostname), I am pid $$ in $(pwd); echo; ps; echo; echo mounts:; cat /proc/self/mounts; echo; grep Cap /proc/self/status; echo; ls -l /proc/self/ns'

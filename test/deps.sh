@@ -5,6 +5,15 @@ set -eu
 need=""
 [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q "not a dynamic" || need="$need busybox-static"
 command -v runc >/dev/null 2>&1 || need="$need runc"
+# A real registry for the pull tests; skopeo and umoci read the store back
+# as an OCI layout, and are what the pull benchmark compares against.
+command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
+command -v skopeo >/dev/null 2>&1 || need="$need skopeo"
+command -v umoci >/dev/null 2>&1 || need="$need umoci"
+# The benchmark (./test/deps.sh bench) compares pulls with podman's.
+if [ "${1:-}" = bench ]; then
+	command -v podman >/dev/null 2>&1 || need="$need podman"
+fi
 # Go: any Go >= 1.21 fetches the toolchain go.mod asks for by itself
 # (GOTOOLCHAIN=auto); older or missing ones are replaced from go.dev.
 gover=$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')

@@ -48,12 +48,14 @@ var runCommand = &cli.Command{
 	Name:      "run",
 	Usage:     "create and start a container, and wait for it",
 	ArgsUsage: "ID",
-	Flags: append([]cli.Flag{
+	Description: "With --bundle, ID names a new container of that OCI bundle (runc's run).\n" +
+		"Without it, the first argument is an image (pulled if missing) and the rest its command.",
+	Flags: append(append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the process runs"},
-	}, createFlags...),
+	}, createFlags...), append(imageRunFlags, pullFlags...)...),
 	Action: func(ctx *cli.Context) error {
 		if !ctx.IsSet("bundle") {
-			return fmt.Errorf("run: --bundle is required (running images is not there yet)")
+			return runImage(ctx)
 		}
 		id, err := oneID(ctx)
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/minirun/minirun/image"
 	"github.com/minirun/minirun/runtime"
 )
 
@@ -84,6 +85,7 @@ func newApp() *cli.App {
 		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: runtime.DefaultRoot, Usage: "directory for container state"},
+			&cli.StringFlag{Name: "store", Value: image.DefaultRoot, EnvVars: []string{"MINIRUN_STORE"}, Usage: "directory of the image store"},
 			&cli.StringFlag{Name: "log", Usage: "write logs to `FILE` (default: stderr)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log each kernel-level step"},
@@ -94,6 +96,7 @@ func newApp() *cli.App {
 			specCommand, createCommand, startCommand, stateCommand, killCommand,
 			deleteCommand, runCommand, execCommand, listCommand, psCommand,
 			featuresCommand, pauseCommand, resumeCommand, updateCommand, eventsCommand,
+			pullCommand, imagesCommand, rmiCommand, imageCommand, loadCommand, saveCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors
 	}

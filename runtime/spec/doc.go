@@ -32,6 +32,9 @@
 //     (errors.Is(err, ErrInvalid)).
 //   - [LoadProcess] and [ValidateProcess] do the same for a lone Process, the
 //     JSON that `minirun exec --process FILE` gets.
+//   - [FromImage] turns an image's config and the options of
+//     `minirun run IMAGE [CMD...]` into the config.json of the bundle that
+//     `minirun run` writes (see "From an image" below).
 //   - [Features] describes what minirun understands, printed by
 //     `minirun features`, and [CapabilityNames] maps capability numbers to
 //     their names.
@@ -43,6 +46,42 @@
 // capability); the runtime does that where it applies the config, so that the
 // error comes from the code that knows why. Unknown JSON fields are accepted:
 // configs written by other tools routinely carry extensions.
+//
+// # From an image
+//
+// An OCI image carries a config (Entrypoint, Cmd, Env, WorkingDir, User,
+// Labels, ...) that says how its authors meant it to run. image-spec
+// conversion.md says how that becomes a runtime config; `docker run` says
+// how flags override it. [FromImage] does both, on top of a base config
+// (normally [Default]) that supplies everything an image has no say in:
+// namespaces, mounts, capabilities, rlimits.
+//
+//   - The command is Entrypoint followed by Cmd. Arguments after the image
+//     name replace Cmd; --entrypoint replaces Entrypoint and drops Cmd too,
+//     since an image's Cmd is written as arguments for its own entrypoint.
+//     No command at all is [ErrNoCommand].
+//   - The environment is the image's, with -e entries laid over it by name;
+//     a name alone takes the caller's value or, when the caller has none,
+//     removes the variable. PATH, HOME, HOSTNAME and TERM are added only when
+//     missing, never changed: conversion.md lets a runtime add variables but
+//     not override the image's.
+//   - The user is resolved in the image's own /etc/passwd and /etc/group,
+//     not the host's: a name means whatever the image says it means. A
+//     number needs no entry; a name without one is [ErrUnknownUser] or
+//     [ErrUnknownGroup]. Supplementary groups come from /etc/group, unless a
+//     group was given.
+//   - Labels become annotations, along with the ones conversion.md derives
+//     from the image (os, architecture, stopSignal, exposedPorts, ...); a
+//     label wins over a derived annotation of the same name.
+//
+// Volumes are not turned into mounts: conversion.md leaves that to the
+// implementation, and without a mount a write there lands in the
+// container's own root filesystem, like any other.
+//
+// FromImage reads the image's /etc/passwd and /etc/group through an
+// [io/fs.FS]; the files come from the image, so that FS must keep symbolic
+// links inside the image's root (an [os.Root]'s FS does, [os.DirFS] does
+// not).
 //
 // # When not to use it
 //
@@ -62,6 +101,13 @@
 //   - runtime.md (the create/start/kill/delete lifecycle and when hooks run): https://github.com/opencontainers/runtime-spec/blob/v1.3.0/runtime.md
 //   - features.md (the document [Features] returns): https://github.com/opencontainers/runtime-spec/blob/v1.3.0/features.md
 //
+// The image-spec, v1.1.1, whose Image type [ImageRun] carries, and docker's
+// rules for overriding an image's command:
+//
+//   - config.md (the image config and its User forms): https://github.com/opencontainers/image-spec/blob/v1.1.1/config.md
+//   - conversion.md (image config to runtime config): https://github.com/opencontainers/image-spec/blob/v1.1.1/conversion.md
+//   - "Understand how CMD and ENTRYPOINT interact": https://docs.docker.com/reference/dockerfile/#understand-how-cmd-and-entrypoint-interact
+//
 // And the man pages behind the fields: namespaces(7), capabilities(7),
-// getrlimit(2), mount(8), proc(5).
+// getrlimit(2), mount(8), proc(5), passwd(5), group(5).
 package spec

@@ -1,0 +1,56 @@
+// Package image pulls container images from registries and keeps them in
+// a content-addressed store, with each layer unpacked once, ready to be
+// stacked by overlayfs.
+//
+// # What an image is
+//
+// An image is a tree of JSON documents named by their SHA-256 digests
+// (the OCI image spec, https://github.com/opencontainers/image-spec):
+//
+//	index (optional)  one manifest per platform: linux/amd64, linux/arm64/v8, ...
+//	└─ manifest       the config's digest, and the layers' digests, bottom first
+//	   ├─ config      Entrypoint, Cmd, Env, User, ... and rootfs.diff_ids:
+//	   │              the digest of each layer *uncompressed*
+//	   └─ layers      tar archives (gzip, zstd or plain) of the files each
+//	                  layer adds, changes or deletes
+//
+// Because every reference is a digest, checking the bytes against the name
+// they were asked for proves that nothing was corrupted or replaced on the
+// way: a registry, a proxy or a disk can only fail, never lie. The store
+// checks every blob it writes: a layer's compressed bytes against the
+// manifest's digest, and its uncompressed tar against the config's diff ID.
+//
+// # Pulling
+//
+// The registry speaks the OCI distribution API over HTTP
+// (https://github.com/opencontainers/distribution-spec), here through
+// go-containerregistry's remote package: GET /v2/ discovers how to
+// authenticate (a 401 with WWW-Authenticate: Bearer realm=... sends the
+// client to a token service, as Docker Hub does; Basic means a password
+// with every request), HEAD and GET /v2/<name>/manifests/<tag> return the
+// manifest, GET /v2/<name>/blobs/<digest> a blob. Pull sends a HEAD first:
+// if the digest it answers is the one the store holds, nothing else is
+// asked (Docker Hub counts manifest GETs against its rate limit, not
+// HEADs). Layers download in parallel, and each flows once from the
+// network through both digest checks into archive.Apply: there is no
+// second pass over a temporary file.
+//
+// # The store
+//
+// The store is an OCI image layout (index.json, oci-layout, blobs/sha256/),
+// so other tools can read it: skopeo inspect oci:/var/lib/minirun:NAME.
+// Next to it, layers/sha256/<diff ID>/fs holds each layer unpacked in
+// overlayfs's form (see package archive), shared by every image that has
+// the layer. Nothing appears under its final name before it is complete:
+// blobs and layer directories are written in tmp/ and moved into place
+// with rename(2), which is atomic within a filesystem; a layer directory's
+// "complete" marker is written just before that rename, and the image's
+// name in index.json, last of all. A pull that fails or is killed leaves
+// only a directory in tmp/, removed by the next operation that finds its
+// lock free. Concurrency is handled with locks on one file (flock(2) and
+// fcntl(2) open file description locks; see lock_linux.go), so two pulls
+// of the same image download each layer once.
+//
+// Man pages: rename(2), flock(2), fcntl(2) (F_OFD_SETLKW), overlayfs
+// (Documentation/filesystems/overlayfs.rst in the kernel).
+package image

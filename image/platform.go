@@ -1,0 +1,83 @@
+package image
+
+import (
+	"fmt"
+	goruntime "runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ParsePlatform reads os/arch[/variant], as --platform takes it.
+func ParsePlatform(s string) (ocispec.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
+		return ocispec.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return normalizePlatform(p), nil
+}
+
+// HostPlatform is the platform minirun was built for, which is the one it
+// runs on: GOOS/GOARCH, and for 32-bit ARM the GOARM it was built with.
+func HostPlatform() ocispec.Platform {
+	p := ocispec.Platform{OS: goruntime.GOOS, Architecture: goruntime.GOARCH}
+	if p.Architecture == "arm" {
+		p.Variant = "v7"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "GOARM" && s.Value != "" {
+					p.Variant = "v" + strings.TrimSuffix(strings.TrimSuffix(s.Value, ",softfloat"), ",hardfloat")
+				}
+			}
+		}
+	}
+	return normalizePlatform(p)
+}
+
+// normalizePlatform applies the index conventions: arm64 without a variant
+// is v8.
+func normalizePlatform(p ocispec.Platform) ocispec.Platform {
+	if p.Architecture == "arm64" && p.Variant == "" {
+		p.Variant = "v8"
+	}
+	return p
+}
+
+func platformString(p ocispec.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// matchPlatform picks from an index's manifests the one for want: os and
+// architecture must be equal, and the variant too (arm64's "" being v8).
+// If none matches, the error lists what the index offers.
+func matchPlatform(want ocispec.Platform, ms []ocispec.Descriptor) (ocispec.Descriptor, error) {
+	var offered []string
+	for _, m := range ms {
+		if m.Platform == nil {
+			continue
+		}
+		have := normalizePlatform(*m.Platform)
+		if have.OS == "unknown" { // attestation manifests of buildkit
+			continue
+		}
+		if have.OS == want.OS && have.Architecture == want.Architecture &&
+			(want.Variant == "" || have.Variant == want.Variant) {
+			return m, nil
+		}
+		offered = append(offered, platformString(have))
+	}
+	if len(offered) == 0 {
+		return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s: the index names no platforms", platformString(want))
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s in the index; it offers %s", platformString(want), strings.Join(offered, ", "))
+}
