@@ -38,19 +38,11 @@ type Removed struct {
 // Remove removes images by name or ID and then everything no remaining
 // image (or container) references.
 func (s *Store) Remove(refs []string, o RemoveOptions) (*Removed, error) {
-	unlock, err := s.lockExclusive()
+	unlock, inUse, idx, err := s.beginCollect(o)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	inUse, err := usedBy(o.InUse)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
 	res := &Removed{}
 	for _, ref := range refs {
 		im, err := s.Get(ref)
@@ -89,33 +81,35 @@ func (s *Store) Remove(refs []string, o RemoveOptions) (*Removed, error) {
 // container references: what rmi -f left behind a container, and what an
 // interrupted operation left in tmp/.
 func (s *Store) Prune(o RemoveOptions) (*Removed, error) {
-	unlock, err := s.lockExclusive()
+	unlock, inUse, idx, err := s.beginCollect(o)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	inUse, err := usedBy(o.InUse)
-	if err != nil {
-		return nil, err
-	}
-	idx, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
 	s.cleanTmp()
 	res := &Removed{}
 	return res, s.collect(idx, inUse, res)
 }
 
-func usedBy(f InUseFunc) (map[digest.Digest][]string, error) {
-	if f == nil {
-		return nil, nil
+// beginCollect takes the exclusive store lock (no pull or load runs
+// meanwhile) and reads what is in use: containers' images and the index.
+func (s *Store) beginCollect(o RemoveOptions) (unlock func(), inUse map[digest.Digest][]string, idx *ocispec.Index, err error) {
+	if unlock, err = s.lockExclusive(); err != nil {
+		return nil, nil, nil, err
 	}
-	m, err := f()
+	if o.InUse != nil {
+		if inUse, err = o.InUse(); err != nil {
+			err = fmt.Errorf("list containers using images: %w", err)
+		}
+	}
+	if err == nil {
+		idx, err = s.readIndex()
+	}
 	if err != nil {
-		return nil, fmt.Errorf("list containers using images: %w", err)
+		unlock()
+		return nil, nil, nil, err
 	}
-	return m, nil
+	return unlock, inUse, idx, nil
 }
 
 func namesOf(idx *ocispec.Index, d digest.Digest) []string {

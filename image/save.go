@@ -116,22 +116,5 @@ func (im *Image) mediaType() string {
 // SaveFile writes Save's archive to path through a temporary name, so a
 // failed save leaves no half-written file.
 func (s *Store) SaveFile(path string, refs []string) error {
-	f, err := os.CreateTemp(dirOf(path), ".minirun-save-*")
-	if err != nil {
-		return err
-	}
-	if err := s.Save(f, refs); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return writeAtomic(path, func(w io.Writer) error { return s.Save(w, refs) })
 }

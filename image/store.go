@@ -138,28 +138,32 @@ func createIfMissing(path string, data []byte) error {
 // and renames it into place: rename(2) replaces the old file in one step,
 // so a reader sees the old content or the new, never half of either.
 func writeFileAtomic(path string, data []byte) error {
+	return writeAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomic is writeFileAtomic for content that write produces.
+func writeAtomic(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
-		return err
+	if err == nil {
+		err = os.Rename(f.Name(), path)
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err != nil {
 		os.Remove(f.Name())
-		return err
 	}
-	return nil
+	return err
 }
 
 func versioned() (v struct {
@@ -448,5 +452,3 @@ func (s *Store) writeBlob(d digest.Digest, data []byte) error {
 }
 
 var _ fs.FS = (*layeredFS)(nil)
-
-func dirOf(path string) string { return filepath.Dir(path) }
