@@ -524,6 +524,14 @@ func applyCases() []applyCase {
 				}
 			},
 			check: func(t *testing.T, layer string, st Stats) {
+				if _, err := unix.Lgetxattr(layer, "user.probe", nil); err == unix.EOPNOTSUPP {
+					// tmpfs takes user.* xattrs from Linux 6.6 on (the
+					// test VM's /tmp on 6.1 does not): Apply counts the
+					// two it could not set as skipped too.
+					wantNoXattr(t, layer, "d/f", "trusted.overlay.redirect")
+					wantStats(t, st, Stats{Entries: 3, Bytes: 1, XattrsSkipped: 5})
+					return
+				}
 				wantXattr(t, layer, "d", "user.dir", "1")
 				wantXattr(t, layer, "d/f", "user.note", "hello")
 				wantNoXattr(t, layer, "d/f", "trusted.overlay.redirect")

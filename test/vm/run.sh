@@ -49,6 +49,11 @@ GOTAGS=(-trimpath -tags urfave_cli_no_docs)
 # Modules the tests need, loaded at boot; their dependencies come from each
 # module's depends= field. virtio_pci + virtio_blk are for the scratch disk.
 MODULES="overlay veth bridge nf_tables nfnetlink nft_chain_nat nft_nat nft_masq nf_nat nf_conntrack nft_ct dummy virtio_pci virtio_blk"
+# Programs the tests run in the guest besides busybox's: the image tests
+# start docker-registry on 127.0.0.1 and read the store back with skopeo
+# (inspect, copy --insecure-policy) and umoci (raw unpack). Debian's, so
+# dynamically linked: add_with_libs copies them with their libraries.
+GUEST_TOOLS="docker-registry skopeo umoci"
 CMDLINE="console=ttyS0 panic=-1 cgroup_no_v1=all 8250.nr_uarts=4 random.trust_cpu=on cryptomgr.notests quiet"
 
 log() { echo "vm-test: $*" >&2; }
@@ -76,6 +81,11 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 static_busybox || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+# The programs the image tests run (GUEST_TOOLS above); each Debian package
+# is named like its program.
+for t in $GUEST_TOOLS; do
+	command -v "$t" >/dev/null || need+=("$t")
+done
 command -v go >/dev/null || die "Go is needed (make deps installs it)"
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
@@ -224,6 +234,63 @@ if [ ! -f "$BASE" ]; then
 	log "base initramfs $(du -h "$BASE" | cut -f1) in $BASE"
 fi
 
+# --- tools: host programs with their shared libraries (cached) ----------------------
+
+VALIDATION=${MINIRUN_VM_VALIDATION:-0}
+case $VALIDATION in 0 | 1 | only) ;; *) die "MINIRUN_VM_VALIDATION must be 0, 1 or only" ;; esac
+
+# libs_of BIN: the shared libraries ldd lists for BIN and its dynamic
+# loader, one path a line (nothing for a static BIN).
+libs_of() {
+	local out
+	is_static "$1" && return 0
+	out=$(LC_ALL=C ldd "$1") || die "ldd $1 failed"
+	case $out in *"not found"*) die "$1: a shared library is missing: $(echo "$out" | grep 'not found' | tr -s ' \t' ' ')" ;; esac
+	echo "$out" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+}
+
+# add_with_libs STAGE PROG: PROG (a name on PATH) at the path it has here,
+# with every library libs_of lists at its path too (symlinks copied as the
+# files they name), so that it runs on the busybox guest as it does here.
+# The guest has no ld.so.cache: the loader then searches its default
+# directories, /lib/x86_64-linux-gnu among them, where ldd finds Debian's.
+add_with_libs() {
+	local stage=$1 bin libs f
+	bin=$(command -v "$2") || die "$2 is not installed"
+	libs=$(libs_of "$bin") # an assignment, so that a die in it stops the script
+	for f in "$bin" $libs; do
+		[ -e "$stage$f" ] || install -D -m 0755 "$(readlink -f "$f")" "$stage$f"
+	done
+}
+
+# GUEST_TOOLS go in a cpio of their own between the base and the payload:
+# about 45 MB that change only with their packages, so it is built once per
+# version of the programs and their libraries (the key is their paths, sizes
+# and mtimes), not on every run. Skipped with MINIRUN_VM_VALIDATION=only.
+TOOLS_CPIO=""
+if [ "$VALIDATION" != only ]; then
+	toolfiles=()
+	for t in $GUEST_TOOLS; do
+		b=$(command -v "$t") || die "$t is not installed"
+		libs=$(libs_of "$b")
+		# shellcheck disable=SC2206 # paths without blanks, one a word
+		toolfiles+=("$b" $libs)
+	done
+	TOOLSHASH=$(stat -L -c '%n %s %Y' "${toolfiles[@]}" | sha256sum | cut -c1-12)
+	TOOLS_CPIO=$CACHE/tools-$TOOLSHASH.cpio
+	if [ ! -f "$TOOLS_CPIO" ]; then
+		S=$(mktemp -d "$CACHE/tools.XXXXXX")
+		trap 'rm -rf "$S"' EXIT
+		for t in $GUEST_TOOLS; do add_with_libs "$S" "$t"; done
+		(cd "$S" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$TOOLS_CPIO.tmp"
+		mv "$TOOLS_CPIO.tmp" "$TOOLS_CPIO"
+		rm -rf "$S"
+		trap - EXIT
+		find "$CACHE" -maxdepth 1 -name 'tools-*.cpio' ! -name "${TOOLS_CPIO##*/}" -delete
+		log "tools ($GUEST_TOOLS with their libraries) $(du -h "$TOOLS_CPIO" | cut -f1) in $TOOLS_CPIO"
+	fi
+fi
+
 # --- payload: minirun, probe, test binaries (per run) ------------------------------
 
 W=$CACHE/last
@@ -247,8 +314,6 @@ done
 # kernel; the pure ones cost little and prove the binaries work there.
 failed=()
 : >"$P/payload/packages"
-VALIDATION=${MINIRUN_VM_VALIDATION:-0}
-case $VALIDATION in 0 | 1 | only) ;; *) die "MINIRUN_VM_VALIDATION must be 0, 1 or only" ;; esac
 # shellcheck disable=SC2086
 while read -r pkg dir; do
 	[ -n "$pkg" ] || continue
@@ -306,7 +371,8 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 	echo "MINIRUN_VM_PKG_TIMEOUT=$(shq "${MINIRUN_VM_PKG_TIMEOUT:-300s}")"
 } >"$P/payload/env"
 (cd "$P" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$W/payload.cpio"
-cat "$BASE" "$W/payload.cpio" >"$W/initrd.cpio"
+# The kernel unpacks concatenated archives in turn: base, tools, payload.
+cat "$BASE" ${TOOLS_CPIO:+"$TOOLS_CPIO"} "$W/payload.cpio" >"$W/initrd.cpio"
 rm "$W/payload.cpio"
 pkgs=$(cut -d' ' -f1 "$P/payload/packages" | tr '\n' ' ')
 rm -rf "$P"
