@@ -15,6 +15,10 @@ import (
 type RunOpts struct {
 	CreateOpts
 	Detach bool
+	// Started, when set, is called with init's pid once the user's
+	// process has been exec'd, before Run waits for it: a front end that
+	// runs the container from a monitor process reports "running" there.
+	Started func(pid int)
 }
 
 // Run creates and starts a container and, unless detached, waits for it,
@@ -57,6 +61,9 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 	// Nothing else can change this container while it runs in front of
 	// the user, except kill (which takes the lock): let go of it.
 	lock.unlock()
+	if o.Started != nil {
+		o.Started(rec.Pid)
+	}
 	es := r.wait(c, o.Stdio, sigs)
 	r.noteOOM(rec, &es)
 	writeJSON(r.dir(id), exitFile, es)

@@ -21,8 +21,9 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid to `FILE`"},
 		&cli.StringFlag{Name: "console-socket", Usage: "send the pty master to the unix socket at `PATH`"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `KEY=VALUE` in the environment"},
-		&cli.StringFlag{Name: "cwd", Usage: "working `DIR` inside the container"},
-		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "`UID[:GID]` to run as"},
+		&cli.StringFlag{Name: "cwd", Aliases: []string{"w", "workdir"}, Usage: "working `DIR` inside the container"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "`UID[:GID]` to run as (names too, for image containers)"},
+		&cli.BoolFlag{Name: "interactive", Aliases: []string{"i"}, Usage: "image container: keep stdin attached (else /dev/null)"},
 		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "extra `GID`s"},
 		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
 		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
@@ -62,7 +63,20 @@ var execCommand = &cli.Command{
 				o.Flags.AdditionalGids = append(o.Flags.AdditionalGids, uint32(n))
 			}
 		}
-		es, err := rt(ctx).Exec(ctx.Args().First(), o)
+		id := ctx.Args().First()
+		m, r, err := record(ctx, id)
+		if err != nil {
+			return exitWith(125, err)
+		}
+		var es runtime.ExitStatus
+		if r != nil {
+			if err := m.ExecFlags(r, &o, ctx.Bool("interactive")); err != nil {
+				return exitWith(125, err)
+			}
+			es, err = m.Exec(r, o)
+		} else {
+			es, err = rt(ctx).Exec(id, o)
+		}
 		if err != nil {
 			reportError(err)
 			return exitCode(runFailureCode(err))

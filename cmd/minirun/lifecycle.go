@@ -98,12 +98,25 @@ func exitIf(code int) error {
 
 var startCommand = &cli.Command{
 	Name:      "start",
-	Usage:     "start the process of a created container",
+	Usage:     "start the process of a created container, or run a stopped image container again",
 	ArgsUsage: "ID",
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "attach", Aliases: []string{"a"}, Usage: "image container: print its output and exit with its status"},
+	},
 	Action: func(ctx *cli.Context) error {
 		id, err := oneID(ctx)
 		if err != nil {
 			return err
+		}
+		m, r, err := record(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			if st, err := rt(ctx).State(r.ID); err != nil || st.Status != "created" {
+				return startContainer(ctx, m, r)
+			}
+			id = r.ID
 		}
 		return rt(ctx).Start(id)
 	},
@@ -132,16 +145,32 @@ var killCommand = &cli.Command{
 	ArgsUsage: "ID [SIGNAL]",
 	Flags: []cli.Flag{
 		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "signal every process of the container"},
+		&cli.StringFlag{Name: "signal", Aliases: []string{"s"}, Usage: "the `SIGNAL` (docker's form; default KILL for image containers)"},
 	},
 	Action: func(ctx *cli.Context) error {
 		if ctx.NArg() < 1 || ctx.NArg() > 2 {
 			return fmt.Errorf("kill: expects ID [SIGNAL]")
 		}
-		sig, err := runtime.ParseSignal(ctx.Args().Get(1))
+		id := ctx.Args().First()
+		m, r, err := record(ctx, id)
 		if err != nil {
 			return err
 		}
-		return rt(ctx).Kill(ctx.Args().First(), sig, ctx.Bool("all"))
+		sig, err := signalOf(ctx, r != nil)
+		if err != nil {
+			return err
+		}
+		if r != nil && !ctx.Bool("all") {
+			if err := m.Signal(r, sig); err != nil {
+				return err
+			}
+			fmt.Println(id)
+			return nil
+		}
+		if r != nil {
+			id = r.ID
+		}
+		return rt(ctx).Kill(id, sig, ctx.Bool("all"))
 	},
 }
 

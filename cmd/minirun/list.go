@@ -59,12 +59,19 @@ var listCommand = &cli.Command{
 
 var psCommand = &cli.Command{
 	Name:      "ps",
-	Usage:     "list the processes of a container",
-	ArgsUsage: "ID",
-	Flags:     []cli.Flag{formatFlag()},
+	Usage:     "without ID: list image containers (docker's ps); with ID: the processes of a container (runc's ps)",
+	ArgsUsage: "[ID]",
+	Flags: []cli.Flag{
+		formatFlag(),
+		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "exited containers too"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "IDs only"},
+	},
 	Action: func(ctx *cli.Context) error {
 		if err := checkFormat(ctx); err != nil {
 			return err
+		}
+		if ctx.NArg() == 0 {
+			return containerList(ctx)
 		}
 		id, err := oneID(ctx)
 		if err != nil {

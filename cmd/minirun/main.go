@@ -23,6 +23,7 @@ import (
 
 	"github.com/minirun/minirun/image"
 	"github.com/minirun/minirun/runtime"
+	"github.com/minirun/minirun/runtime/container"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -44,6 +45,9 @@ func main() {
 	}
 	if runtime.IsMonitor() {
 		runtime.Monitor() // never returns
+	}
+	if container.IsMonitor() {
+		container.Monitor() // never returns
 	}
 	app := newApp()
 	if err := app.Run(os.Args); err != nil {
@@ -97,6 +101,7 @@ func newApp() *cli.App {
 			deleteCommand, runCommand, execCommand, listCommand, psCommand,
 			featuresCommand, pauseCommand, resumeCommand, updateCommand, eventsCommand,
 			pullCommand, imagesCommand, rmiCommand, imageCommand, loadCommand, saveCommand,
+			stopCommand, rmCommand, logsCommand, inspectContainerCommand, waitCommand, topCommand, gcCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors
 	}

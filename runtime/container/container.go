@@ -9,24 +9,73 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/minirun/minirun/image"
 	"github.com/minirun/minirun/runtime"
 )
 
-// Record is what minirun keeps about a container made from an image.
+// Sentinel errors callers branch on.
+var (
+	ErrNotFound  = errors.New("no such container")
+	ErrAmbiguous = errors.New("ambiguous container ID prefix")
+	ErrNameInUse = errors.New("container name already in use")
+	ErrRunning   = errors.New("container is running")
+)
+
+// Status values of a container, as ps shows them.
+const (
+	StatusCreated = "created"
+	StatusRunning = "running"
+	StatusExited  = "exited"
+)
+
+// Record is what minirun keeps about a container made from an image, in
+// STORE/containers/<id>/container.json.
 type Record struct {
 	ID      string    `json:"id"`
-	Name    string    `json:"name,omitempty"`
+	Name    string    `json:"name"`
 	Image   string    `json:"image"`
 	ImageID string    `json:"imageID"`
 	Created time.Time `json:"created"`
 	// Manifest is the image's manifest digest: what keeps its layers.
 	Manifest digest.Digest `json:"manifest"`
 	Command  []string      `json:"command"`
+	// Options is how it was made, for start and inspect.
+	Options RecordOptions `json:"options"`
+	State   State         `json:"state"`
+}
+
+// RecordOptions are the run flags a container keeps for its later life.
+type RecordOptions struct {
+	AutoRemove  bool              `json:"autoRemove,omitempty"`
+	Detach      bool              `json:"detach,omitempty"`
+	Terminal    bool              `json:"terminal,omitempty"`
+	StopSignal  string            `json:"stopSignal,omitempty"`
+	StopTimeout int               `json:"stopTimeout,omitempty"` // seconds; 0: 10
+	Labels      map[string]string `json:"labels,omitempty"`
+	LogMaxSize  int64             `json:"logMaxSize,omitempty"`
+	LogMaxFiles int               `json:"logMaxFiles,omitempty"`
+}
+
+// State is a container's life so far, as its monitor (or the foreground
+// run) last wrote it. What is written can be out of date when the writer
+// was killed; Manager.Status tells the truth.
+type State struct {
+	Status     string    `json:"status"`
+	Pid        int       `json:"pid,omitempty"`
+	MonitorPid int       `json:"monitorPid,omitempty"`
+	StartedAt  time.Time `json:"startedAt,omitzero"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	ExitCode   int       `json:"exitCode"`
+	OOMKilled  bool      `json:"oomKilled,omitempty"`
+	Error      string    `json:"error,omitempty"`
 }
 
 // Manager makes, runs and removes containers from images.
@@ -56,7 +105,27 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Records lists the containers' records.
+// ShortID is the 12 characters ps shows.
+func (r *Record) ShortID() string { return r.ID[:12] }
+
+// lock serializes what must see all containers at once: picking a unique
+// name, renaming, removing. flock(2) on STORE/containers/.lock.
+func (m *Manager) lock() (func(), error) {
+	if err := os.MkdirAll(m.dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(m.dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock containers: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// Records lists the containers' records, oldest first.
 func (m *Manager) Records() ([]*Record, error) {
 	ents, err := os.ReadDir(m.dir)
 	if errors.Is(err, os.ErrNotExist) {
@@ -67,16 +136,21 @@ func (m *Manager) Records() ([]*Record, error) {
 	}
 	var out []*Record
 	for _, e := range ents {
-		rec, err := m.record(e.Name())
+		if !e.IsDir() {
+			continue
+		}
+		rec, err := m.Load(e.Name())
 		if err != nil {
 			continue // being created or removed right now
 		}
 		out = append(out, rec)
 	}
+	slices.SortFunc(out, func(a, b *Record) int { return a.Created.Compare(b.Created) })
 	return out, nil
 }
 
-func (m *Manager) record(id string) (*Record, error) {
+// Load reads the record of the container id (a full ID).
+func (m *Manager) Load(id string) (*Record, error) {
 	b, err := os.ReadFile(m.path(id, "container.json"))
 	if err != nil {
 		return nil, err
@@ -88,8 +162,65 @@ func (m *Manager) record(id string) (*Record, error) {
 	return &r, nil
 }
 
+func (m *Manager) save(r *Record) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := m.path(r.ID, "container.json")
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// update changes a record's state under its own lock (container.lock), so
+// that the monitor and the commands never lose each other's writes.
+func (m *Manager) update(id string, f func(*Record)) (*Record, error) {
+	lk, err := os.OpenFile(m.path(id, "container.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer lk.Close()
+	if err := unix.Flock(int(lk.Fd()), unix.LOCK_EX); err != nil {
+		return nil, err
+	}
+	r, err := m.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	f(r)
+	return r, m.save(r)
+}
+
+// Resolve finds a container by name, full ID or unique ID prefix, as every
+// docker-style command accepts them.
+func (m *Manager) Resolve(ref string) (*Record, error) {
+	recs, err := m.Records()
+	if err != nil {
+		return nil, err
+	}
+	var byPrefix []*Record
+	for _, r := range recs {
+		if r.Name == ref || r.ID == ref {
+			return r, nil
+		}
+		if strings.HasPrefix(r.ID, ref) {
+			byPrefix = append(byPrefix, r)
+		}
+	}
+	switch {
+	case len(byPrefix) == 1 && ref != "":
+		return byPrefix[0], nil
+	case len(byPrefix) > 1 && ref != "":
+		return nil, fmt.Errorf("%w: %s matches %d containers", ErrAmbiguous, ref, len(byPrefix))
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+}
+
 // ImagesInUse maps each image manifest that a container was made from to
-// those containers' names (or IDs). It is image.InUseFunc.
+// those containers' names. It is image.InUseFunc.
 func (m *Manager) ImagesInUse() (map[digest.Digest][]string, error) {
 	recs, err := m.Records()
 	if err != nil {
@@ -97,23 +228,29 @@ func (m *Manager) ImagesInUse() (map[digest.Digest][]string, error) {
 	}
 	used := map[digest.Digest][]string{}
 	for _, r := range recs {
-		used[r.Manifest] = append(used[r.Manifest], r.label())
+		used[r.Manifest] = append(used[r.Manifest], r.Name)
 	}
 	return used, nil
 }
 
-func (r *Record) label() string {
-	if r.Name != "" {
-		return r.Name
-	}
-	return r.ID[:12]
+// Inspection is `minirun inspect`'s view of a container.
+type Inspection struct {
+	*Record
+	// State here is the truth (Manager.Status), not only what was written.
+	State   State       `json:"state"`
+	Config  *specs.Spec `json:"config,omitempty"`
+	Dir     string      `json:"dir"`
+	LogPath string      `json:"logPath"`
 }
 
-// Remove deletes a container's directory: record, bundle and writable
-// layer. The runtime state must be gone already.
-func (m *Manager) Remove(id string) error {
-	if err := os.RemoveAll(m.path(id)); err != nil {
-		return fmt.Errorf("remove container %s: %w", id, err)
+// Inspect gathers what inspect shows.
+func (m *Manager) Inspect(r *Record) (*Inspection, error) {
+	in := &Inspection{Record: r, State: m.Status(r), Dir: m.path(r.ID), LogPath: m.path(r.ID, "log.json")}
+	if b, err := os.ReadFile(m.path(r.ID, "config.json")); err == nil {
+		var s specs.Spec
+		if json.Unmarshal(b, &s) == nil {
+			in.Config = &s
+		}
 	}
-	return nil
+	return in, nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/minirun/minirun/image"
@@ -25,22 +27,27 @@ const (
 // RunOptions are what `minirun run IMAGE [CMD...]` was asked.
 type RunOptions struct {
 	Image string
-	Args  []string
 	Name  string
 	// Remove deletes the container when it exits (--rm).
 	Remove bool
+	// Detach runs the container under a monitor process and returns once
+	// it runs (-d).
+	Detach bool
+	// Interactive keeps stdin attached (-i); without it the process reads
+	// /dev/null.
+	Interactive bool
 	// Pull is the pull policy: missing (default), always, never.
 	Pull        string
 	PullOptions image.PullOptions
 	// Notice receives "Unable to find image locally", as docker says it.
 	Notice io.Writer
-
-	Entrypoint    []string
-	EntrypointSet bool
-	Env           []string
-	WorkingDir    string
-	User          string
-	Hostname      string
+	// Spec is what becomes the runtime spec; Image, RootFS and EtcFiles
+	// are filled in here.
+	Spec spec.ImageRun
+	// Volumes are -v's, parsed; named ones live under STORE/volumes.
+	Volumes     []spec.VolumeSpec
+	StopTimeout int
+	Log         LogOptions
 
 	Stdio runtime.Stdio
 }
@@ -74,40 +81,39 @@ func (m *Manager) resolve(ctx context.Context, o RunOptions) (*image.Image, erro
 	return res.Image, nil
 }
 
-// Run makes a container from an image, runs it in the foreground and
-// returns its exit status. With Remove, nothing of it remains afterwards.
-func (m *Manager) Run(ctx context.Context, o RunOptions) (_ runtime.ExitStatus, err error) {
+// Create makes a container from an image: its record, bundle and empty
+// writable layer. Nothing runs yet.
+func (m *Manager) Create(ctx context.Context, o RunOptions) (*Record, error) {
 	switch o.Pull {
 	case "", PullMissing, PullAlways, PullNever:
 	default:
-		return runtime.ExitStatus{}, fmt.Errorf("--pull %q: must be missing, always or never", o.Pull)
+		return nil, fmt.Errorf("--pull %q: must be missing, always or never", o.Pull)
 	}
 	im, err := m.resolve(ctx, o)
 	if err != nil {
-		return runtime.ExitStatus{}, err
+		return nil, err
+	}
+	unlock, err := m.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	name, err := m.uniqueName(o.Name)
+	if err != nil {
+		return nil, err
 	}
 	id := newID()
-	ov, err := m.prepare(id, im, o)
+	rec, err := m.prepare(id, name, im, o)
 	if err != nil {
-		m.Remove(id)
-		return runtime.ExitStatus{}, err
+		m.removeDir(id)
+		return nil, err
 	}
-	defer func() {
-		// A container that never ran is not kept, --rm or not.
-		if o.Remove || err != nil {
-			m.Remove(id)
-		}
-	}()
-	return m.rt.Run(id, runtime.RunOpts{CreateOpts: runtime.CreateOpts{
-		Bundle:  m.path(id),
-		Overlay: ov,
-		Stdio:   o.Stdio,
-	}})
+	return rec, nil
 }
 
-// prepare writes the container's directory: record, config.json, and the
-// empty directories of its overlay.
-func (m *Manager) prepare(id string, im *image.Image, o RunOptions) (*rootfs.Overlay, error) {
+// prepare writes the container's directory: record, config.json, the
+// overlay's directories, /etc files.
+func (m *Manager) prepare(id, name string, im *image.Image, o RunOptions) (*Record, error) {
 	lower, err := m.store.LayerDirs(im)
 	if err != nil {
 		return nil, err
@@ -115,24 +121,6 @@ func (m *Manager) prepare(id string, im *image.Image, o RunOptions) (*rootfs.Ove
 	view, err := m.store.RootFS(im)
 	if err != nil {
 		return nil, err
-	}
-	base := spec.Default()
-	base.Root.Readonly = false
-	base.Process.Terminal = false
-	s, err := spec.FromImage(base, spec.ImageRun{
-		Image:         im.Config,
-		Args:          o.Args,
-		Entrypoint:    o.Entrypoint,
-		EntrypointSet: o.EntrypointSet,
-		Env:           o.Env,
-		HostEnv:       os.LookupEnv,
-		WorkingDir:    o.WorkingDir,
-		User:          o.User,
-		Hostname:      o.Hostname,
-		RootFS:        view,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", im.Name, err)
 	}
 	if err := os.MkdirAll(m.dir, 0o700); err != nil {
 		return nil, err
@@ -142,10 +130,26 @@ func (m *Manager) prepare(id string, im *image.Image, o RunOptions) (*rootfs.Ove
 	}
 	// upper/ becomes the merged root's top directory, so it gets the mode
 	// a root directory has.
-	for _, d := range []string{"rootfs", "upper", "work"} {
+	for _, d := range []string{"rootfs", "upper", "work", "etc"} {
 		if err := os.Mkdir(m.path(id, d), 0o755); err != nil {
 			return nil, err
 		}
+	}
+	r := o.Spec
+	r.Image = im.Config
+	r.RootFS = view
+	if r.Hostname == "" && r.Network != "host" {
+		r.Hostname = id[:12]
+	}
+	if r.EtcFiles, err = m.etcFiles(id, r.Hostname); err != nil {
+		return nil, err
+	}
+	if r.Volumes, err = m.volumes(id, o.Volumes); err != nil {
+		return nil, err
+	}
+	s, err := spec.FromImage(spec.DockerDefault(), r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", im.Name, err)
 	}
 	cfg, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
@@ -154,14 +158,163 @@ func (m *Manager) prepare(id string, im *image.Image, o RunOptions) (*rootfs.Ove
 	if err := os.WriteFile(m.path(id, "config.json"), cfg, 0o600); err != nil {
 		return nil, err
 	}
-	rec := Record{ID: id, Name: o.Name, Image: im.Name, ImageID: im.ID.String(), Manifest: im.Digest,
-		Created: time.Now().UTC(), Command: s.Process.Args}
-	b, err := json.MarshalIndent(rec, "", "  ")
+	ov := rootfs.Overlay{Lower: lower, Upper: m.path(id, "upper"), Work: m.path(id, "work")}
+	ovb, _ := json.Marshal(ov)
+	if err := os.WriteFile(m.path(id, "overlay.json"), ovb, 0o600); err != nil {
+		return nil, err
+	}
+	stopSignal := r.StopSignal
+	if stopSignal == "" {
+		stopSignal = im.Config.Config.StopSignal
+	}
+	rec := &Record{ID: id, Name: name, Image: im.Name, ImageID: im.ID.String(), Manifest: im.Digest,
+		Created: time.Now().UTC(), Command: s.Process.Args,
+		Options: RecordOptions{AutoRemove: o.Remove, Detach: o.Detach, Terminal: r.Terminal, StopSignal: stopSignal, StopTimeout: o.StopTimeout,
+			Labels: r.Labels, LogMaxSize: o.Log.MaxSize, LogMaxFiles: o.Log.MaxFiles},
+		State: State{Status: StatusCreated}}
+	if err := m.save(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// etcFiles writes the container's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf, which are bind-mounted over the image's, as docker
+// does: they belong to the container, not to the image.
+func (m *Manager) etcFiles(id, hostname string) (map[string]string, error) {
+	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	if hostname != "" {
+		hosts += "127.0.1.1\t" + hostname + "\n"
+	}
+	files := map[string]string{
+		"/etc/hostname":    hostname + "\n",
+		"/etc/hosts":       hosts,
+		"/etc/resolv.conf": resolvConf(),
+	}
+	out := map[string]string{}
+	for target, content := range files {
+		p := m.path(id, "etc", filepath.Base(target))
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return nil, err
+		}
+		out[target] = p
+	}
+	return out, nil
+}
+
+// resolvConf is the host's resolv.conf without loopback name servers,
+// which would be the container's own loopback: systemd-resolved's stub
+// (127.0.0.53) is replaced by the upstream list it keeps.
+func resolvConf() string {
+	b, err := os.ReadFile("/run/systemd/resolve/resolv.conf")
+	if err != nil {
+		b, _ = os.ReadFile("/etc/resolv.conf")
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
+}
+
+// volumes turns -v's into bind mounts: a host path as is; a named volume
+// is STORE/volumes/NAME/_data (made on first use, kept until removed); an
+// anonymous one lives in the container's directory and goes with it.
+func (m *Manager) volumes(id string, vs []spec.VolumeSpec) ([]spec.Volume, error) {
+	var out []spec.Volume
+	for i, v := range vs {
+		src := v.Source
+		switch {
+		case v.Named && src == "":
+			src = m.path(id, "volumes", fmt.Sprint(i))
+		case v.Named:
+			src = filepath.Join(m.store.Root(), "volumes", v.Source, "_data")
+		}
+		if v.Named {
+			if err := os.MkdirAll(src, 0o755); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Source, err)
+			}
+		} else if _, err := os.Stat(src); err != nil {
+			return nil, fmt.Errorf("-v %s: %w", v.Source, err)
+		}
+		out = append(out, spec.Volume{Source: src, Target: v.Target, ReadOnly: v.ReadOnly})
+	}
+	return out, nil
+}
+
+func (m *Manager) overlay(id string) (*rootfs.Overlay, error) {
+	b, err := os.ReadFile(m.path(id, "overlay.json"))
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(m.path(id, "container.json"), b, 0o600); err != nil {
-		return nil, err
+	var ov rootfs.Overlay
+	return &ov, json.Unmarshal(b, &ov)
+}
+
+func (m *Manager) removeDir(id string) {
+	if id != "" && len(id) == 64 {
+		os.RemoveAll(m.path(id))
 	}
-	return &rootfs.Overlay{Lower: lower, Upper: m.path(id, "upper"), Work: m.path(id, "work")}, nil
+}
+
+// Run makes a container from an image and runs it in the foreground,
+// returning its exit status. With Remove, nothing of it remains after.
+func (m *Manager) Run(ctx context.Context, o RunOptions) (runtime.ExitStatus, error) {
+	rec, err := m.Create(ctx, o)
+	if err != nil {
+		return runtime.ExitStatus{}, err
+	}
+	if o.Detach {
+		return runtime.ExitStatus{}, fmt.Errorf("use RunDetached")
+	}
+	es, err := m.runForeground(rec, o)
+	if o.Remove || err != nil && rec.State.Status == StatusCreated {
+		m.rt.Delete(rec.ID, true)
+		m.removeDir(rec.ID)
+	}
+	return es, err
+}
+
+func (m *Manager) runForeground(rec *Record, o RunOptions) (runtime.ExitStatus, error) {
+	ov, err := m.overlay(rec.ID)
+	if err != nil {
+		return runtime.ExitStatus{}, err
+	}
+	stdio := o.Stdio
+	if !o.Interactive && stdio.Stdin == nil {
+		devnull, err := os.Open(os.DevNull)
+		if err != nil {
+			return runtime.ExitStatus{}, err
+		}
+		defer devnull.Close()
+		stdio.Stdin = devnull
+	}
+	es, err := m.rt.Run(rec.ID, runtime.RunOpts{
+		CreateOpts: runtime.CreateOpts{Bundle: m.path(rec.ID), Overlay: ov, Stdio: stdio},
+		Started: func(pid int) {
+			m.update(rec.ID, func(r *Record) {
+				r.State = State{Status: StatusRunning, Pid: pid, MonitorPid: os.Getpid(), StartedAt: time.Now().UTC()}
+			})
+			rec.State.Status = StatusRunning
+		},
+	})
+	if err != nil {
+		return es, err
+	}
+	m.update(rec.ID, func(r *Record) { r.State = exited(r.State, es) })
+	return es, nil
+}
+
+func exited(st State, es runtime.ExitStatus) State {
+	st.Status = StatusExited
+	st.Pid = 0
+	st.MonitorPid = 0
+	st.FinishedAt = time.Now().UTC()
+	st.ExitCode = es.Code
+	st.OOMKilled = es.OOMKilled
+	return st
 }

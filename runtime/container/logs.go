@@ -1,0 +1,920 @@
+package container
+
+// The container log.
+//
+// A detached container's stdout and stderr are pipes whose other ends are
+// held by its monitor, which copies them into a log file (Log.Copy) for
+// `minirun logs` to read (ReadLog), as long after the container exited as
+// the container is kept.
+//
+// # Why JSON lines
+//
+// The file is docker's json-file format, one record per line:
+//
+//	{"log":"hello\n","stream":"stdout","time":"2026-01-02T15:04:05.123456789Z"}
+//
+// A plain text file would lose which stream a line came from and when it
+// was written, and `logs --since`, `-t` and stdout/stderr separation need
+// both. One self-contained record per line keeps the file appendable
+// (a writer only ever appends whole records), readable from the end
+// (`--tail` counts newlines backwards, since a record's newlines are all
+// escaped inside its string) and readable by the tools people already point
+// at docker's logs. The escaping is docker's, byte for byte.
+//
+// A line is one record, tagged with its stream, so the two streams never
+// mix inside a line; the records of one stream keep their order. A line
+// longer than 16 KiB is cut into records of 16 KiB (only the last keeps
+// the newline), as docker does, so that the writer never holds more than
+// 16 KiB of a line however long it grows: the monitor must stay small.
+// The cut may come up to three bytes early so that it does not fall inside
+// a UTF-8 character, which JSON would otherwise turn into two U+FFFD.
+// Output that ends without a newline becomes a record without one.
+//
+// The writer buffers records and flushes at the end of every read from the
+// container's pipe, so a follower sees output as soon as the container
+// writes it, without a write(2) per record when output comes in bursts.
+//
+// # Why rotation
+//
+// A container that runs for months would otherwise fill the disk. With
+// LogOptions.MaxSize set (docker's --log-opt max-size, max-file), a record
+// that would take the current file past MaxSize first moves the files up
+// one name, log.json → log.json.1 → log.json.2 …, the oldest beyond
+// MaxFiles being dropped, and starts a fresh log.json. Rotated files are
+// never written again. Readers take the files oldest first, so --tail and
+// --since span them as if they were one.
+//
+// # How follow works
+//
+// `logs -f` holds the file open and, once at its end, polls every 150 ms
+// for more (a poll costs one read and one stat: no busy loop, and no
+// inotify to set up and tear down). Rotation renames the file it holds and
+// creates a new one, so at each end it also compares the inode at the log's
+// path with the one it holds. When they differ, the file it holds is
+// complete (the writer flushes before it renames): it reads what is left,
+// then finds the next file by inode among the files now present, which
+// holds however many rotations happened since the last poll, and goes on
+// there from the start. Nothing is read twice, and nothing is missed
+// unless the writer dropped a whole file before the follower got to it.
+// When ReadOptions.Done closes (the container exited and its output has
+// been written), it reads what is left and returns.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+const (
+	// maxLogLine is the most of one line a record holds: docker's 16K.
+	maxLogLine = 16 * 1024
+	// followPoll is how often a follower looks for more output.
+	followPoll = 150 * time.Millisecond
+	// timestampFormat is what -t prints: RFC 3339 with nanoseconds always
+	// printed, as docker's RFC3339NanoFixed, so that the lines align.
+	timestampFormat = "2006-01-02T15:04:05.000000000Z07:00"
+)
+
+// LogOptions limit a log's size: MaxSize bytes per file (0: no limit),
+// MaxFiles files kept (current + rotated: log.json, log.json.1, ... ;
+// default 1 when MaxSize is 0).
+//
+// A MaxFiles of 0 means 1 whatever MaxSize is, as docker's max-file: with
+// a single file, passing MaxSize starts the file again, empty.
+type LogOptions struct {
+	MaxSize  int64
+	MaxFiles int
+}
+
+func (o LogOptions) maxFiles() int {
+	return max(o.MaxFiles, 1)
+}
+
+// A Log is a container's log file, written by Copy.
+type Log struct {
+	path string
+	opts LogOptions
+	now  func() time.Time // time.Now; tests fix it
+
+	mu   sync.Mutex
+	f    *os.File
+	w    *bufio.Writer
+	size int64 // of the current file, buffered records included
+	err  error // the first failure: later records are dropped
+}
+
+// NewLog opens (appending) the log at path.
+func NewLog(path string, o LogOptions) (*Log, error) {
+	if o.MaxSize < 0 || o.MaxFiles < 0 {
+		return nil, fmt.Errorf("open log %s: negative max size or max files", path)
+	}
+	l := &Log{path: path, opts: o, now: time.Now}
+	if err := l.open(); err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	return l, nil
+}
+
+func (l *Log) open() error {
+	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	l.f, l.size = f, fi.Size()
+	if l.w == nil {
+		l.w = bufio.NewWriterSize(f, 32*1024)
+	} else {
+		l.w.Reset(f)
+	}
+	return nil
+}
+
+// Copy reads r (a container's stdout or stderr pipe) until EOF, writing a
+// record per line tagged with stream. Safe to call concurrently for stdout
+// and stderr; records are never interleaved mid-line.
+//
+// Copy drains r to its end even when the log cannot be written, so that
+// the container never blocks on a full pipe; it then returns the first
+// error. It holds at most 16 KiB of a line, and one record's encoding.
+func (l *Log) Copy(stream string, r io.Reader) error {
+	var (
+		buf = make([]byte, maxLogLine)
+		n   int    // bytes of an unfinished line at the front of buf
+		enc []byte // one encoded record, reused
+	)
+	for {
+		m, rerr := r.Read(buf[n:])
+		n += m
+		// Every complete line, and a full buffer's worth of an overlong
+		// one, goes out now, under one lock and one flush.
+		lines := buf[:n]
+		if m > 0 {
+			l.mu.Lock()
+			for {
+				i := bytes.IndexByte(lines, '\n')
+				if i < 0 {
+					if len(lines) < len(buf) {
+						break
+					}
+					i = splitAt(lines) - 1
+				}
+				enc = appendRecord(enc[:0], lines[:i+1], stream, l.now())
+				l.write(enc)
+				lines = lines[i+1:]
+			}
+			l.flush()
+			l.mu.Unlock()
+			n = copy(buf, lines)
+		}
+		if rerr != nil {
+			if n > 0 { // the last line, without its newline
+				l.mu.Lock()
+				l.write(appendRecord(enc[:0], buf[:n], stream, l.now()))
+				l.flush()
+				l.mu.Unlock()
+			}
+			l.mu.Lock()
+			err := l.err
+			l.mu.Unlock()
+			if rerr != io.EOF {
+				return errors.Join(fmt.Errorf("read container %s: %w", stream, rerr), err)
+			}
+			return err
+		}
+	}
+}
+
+// splitAt is where a full buffer with no newline is cut: at its end, or up
+// to three bytes before it so that a UTF-8 sequence is not cut in two.
+func splitAt(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) && i > 0 {
+				return i
+			}
+			break
+		}
+	}
+	return len(b)
+}
+
+// write adds one encoded record, rotating first if it would take the file
+// past MaxSize. A file gets at least one record, whatever its size. The
+// caller holds l.mu.
+func (l *Log) write(rec []byte) {
+	if l.err != nil {
+		return
+	}
+	if l.f == nil {
+		l.err = fmt.Errorf("write log %s: %w", l.path, os.ErrClosed)
+		return
+	}
+	if l.opts.MaxSize > 0 && l.size > 0 && l.size+int64(len(rec)) > l.opts.MaxSize {
+		if err := l.rotate(); err != nil {
+			l.err = fmt.Errorf("rotate log %s: %w", l.path, err)
+			return
+		}
+	}
+	if _, err := l.w.Write(rec); err != nil {
+		l.err = fmt.Errorf("write log %s: %w", l.path, err)
+		return
+	}
+	l.size += int64(len(rec))
+}
+
+func (l *Log) flush() {
+	if l.err != nil || l.f == nil {
+		return
+	}
+	if err := l.w.Flush(); err != nil {
+		l.err = fmt.Errorf("write log %s: %w", l.path, err)
+	}
+}
+
+// rotate moves log.json.N-1 → log.json.N … log.json → log.json.1 (a rename
+// replaces its target, which drops the oldest) and opens a new log.json.
+// The old file is flushed before it is renamed: a follower that sees the
+// rename can take the old file as complete.
+func (l *Log) rotate() error {
+	if err := l.w.Flush(); err != nil {
+		return err
+	}
+	err := l.f.Close()
+	l.f = nil
+	if err != nil {
+		return err
+	}
+	keep := l.opts.maxFiles()
+	if keep == 1 {
+		// A new file rather than a truncated one, so that a follower
+		// notices as it does a rename.
+		if err := os.Remove(l.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	// Oldest first, so that readers never see two names missing in a
+	// row; the last rename replaces, and so drops, the oldest kept file.
+	top := 1
+	for top < keep-1 {
+		if _, err := os.Lstat(rotatedName(l.path, top)); err != nil {
+			break
+		}
+		top++
+	}
+	for i := min(top, keep-1); i >= 1; i-- {
+		err := os.Rename(rotatedName(l.path, i-1), rotatedName(l.path, i))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	// Files beyond MaxFiles, left by a log that kept more, would
+	// otherwise be read as the oldest.
+	for i := keep; ; i++ {
+		if os.Remove(rotatedName(l.path, i)) != nil {
+			break
+		}
+	}
+	return l.open()
+}
+
+// rotatedName is log.json for 0, log.json.N for N.
+func rotatedName(path string, n int) string {
+	if n == 0 {
+		return path
+	}
+	return path + "." + strconv.Itoa(n)
+}
+
+// Close flushes the log and closes its file. Copy must have returned.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return l.err
+	}
+	l.flush()
+	err := l.f.Close()
+	l.f = nil
+	if l.err != nil {
+		return l.err
+	}
+	if err != nil {
+		return fmt.Errorf("close log %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// appendRecord appends the JSON line for one record, escaped exactly as
+// docker's json-file driver escapes it (which is encoding/json's escaping,
+// except that \t, \b and \f are written \u00XX).
+func appendRecord(b, line []byte, stream string, t time.Time) []byte {
+	b = append(b, `{"log":`...)
+	b = appendJSONString(b, line)
+	b = append(b, `,"stream":`...)
+	b = appendJSONString(b, []byte(stream))
+	b = append(b, `,"time":"`...)
+	b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+	return append(b, "\"}\n"...)
+}
+
+func appendJSONString(b, s []byte) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '\\' && c != '"' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			// Valid JSON, but not valid JavaScript.
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// ReadOptions are `logs`'s flags.
+type ReadOptions struct {
+	// Follow (-f) keeps reading as the log grows (and across rotation),
+	// until Done is closed or ctx ends.
+	Follow bool
+	// Since (--since) leaves out records written before it.
+	Since time.Time
+	// Tail (--tail N) starts N records before the end; -1: all. It counts
+	// records (a line cut at 16 KiB is several), and is applied before
+	// Since, as docker does.
+	Tail int
+	// Timestamps (-t) prefixes each line with its time (RFC 3339 with
+	// nanoseconds) and a space.
+	Timestamps bool
+	// Done is closed when the container has exited and its output has all
+	// been written: Follow then drains what is left and returns. Nil: only
+	// ctx ends a Follow.
+	Done <-chan struct{}
+}
+
+// ReadLog writes the log at path to stdout and stderr (each record to its
+// stream), as `minirun logs` shows it.
+//
+// Without Follow, a log that does not exist is an error (fs.ErrNotExist);
+// with it, ReadLog waits for the log to appear. Done closing and ctx
+// ending are both the ordinary end of a Follow: ReadLog returns nil.
+func ReadLog(ctx context.Context, path string, o ReadOptions, stdout, stderr io.Writer) error {
+	out := newLogOutput(stdout, stderr, o)
+	err := readLog(ctx, path, o, out)
+	if ferr := out.flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("write logs: %w", ferr)
+	}
+	return err
+}
+
+func readLog(ctx context.Context, path string, o ReadOptions, out *logOutput) error {
+	var (
+		files    []*os.File
+		err      error
+		finished bool
+	)
+	for {
+		files, err = openLogFiles(path)
+		if !o.Follow || !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if finished {
+			return nil // the container exited without writing a log
+		}
+		// A follower may start before the monitor made the log; all that
+		// comes into it then is new.
+		if !waitForLog(ctx, o.Done) {
+			return nil
+		}
+		finished = isClosed(o.Done)
+		o.Tail = -1
+	}
+	if err != nil {
+		return fmt.Errorf("read log: %w", err)
+	}
+	defer func() { closeAll(files) }()
+
+	offsets, err := tailOffsets(files, o.Tail)
+	if err != nil {
+		return fmt.Errorf("read log %s: %w", path, err)
+	}
+	// Rotated files are complete; only the last one may still grow.
+	last := len(files) - 1
+	for i, f := range files[:last] {
+		if offsets[i] < 0 {
+			continue
+		}
+		r, err := newRecordReader(f, offsets[i])
+		if err != nil {
+			return err
+		}
+		if err := r.copyTo(out); err != nil {
+			return err
+		}
+	}
+	r, err := newRecordReader(files[last], offsets[last])
+	if err != nil {
+		return err
+	}
+	if !o.Follow {
+		return r.copyTo(out)
+	}
+	files[last] = nil // follow closes it, or the file after it
+	return follow(ctx, path, r, o.Done, out)
+}
+
+// follow copies cur to out and then whatever is added to the log, across
+// rotations, until done is closed (then after one last pass) or ctx ends.
+func follow(ctx context.Context, path string, cur *recordReader, done <-chan struct{}, out *logOutput) error {
+	defer func() { cur.f.Close() }()
+	finishing := false
+	for {
+		if err := cur.copyTo(out); err != nil {
+			return err
+		}
+		next, err := nextLogFile(path, cur.f)
+		if err != nil {
+			return fmt.Errorf("follow log %s: %w", path, err)
+		}
+		if next != nil {
+			// cur was rotated: the writer flushed it before, so what is
+			// now in it is all there will be.
+			if err := cur.copyTo(out); err != nil {
+				next.Close()
+				return err
+			}
+			cur.f.Close()
+			if cur, err = newRecordReader(next, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		if finishing {
+			return nil
+		}
+		if err := out.flush(); err != nil {
+			return fmt.Errorf("write logs: %w", err)
+		}
+		t := time.NewTimer(followPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-done:
+			t.Stop()
+			finishing = true
+			done = nil
+		case <-t.C:
+		}
+	}
+}
+
+// waitForLog waits one poll for a log that does not exist yet, less if
+// done closes; false if ctx ended.
+func waitForLog(ctx context.Context, done <-chan struct{}) bool {
+	t := time.NewTimer(followPoll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-done:
+	case <-t.C:
+	}
+	return true
+}
+
+func isClosed(c <-chan struct{}) bool {
+	if c == nil {
+		return false
+	}
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// listLogFiles stats the log's files, oldest first: log.json.N …
+// log.json.1, log.json. A rotation renames one file at a time, from the
+// oldest, so it leaves one name missing at any moment (the current one
+// included): the rotated ones end where two names in a row are missing.
+func listLogFiles(path string) (names []string, infos []fs.FileInfo, err error) {
+	for i, missing := 1, 0; missing < 2; i++ {
+		fi, err := os.Stat(rotatedName(path, i))
+		if errors.Is(err, fs.ErrNotExist) {
+			missing++
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		missing = 0
+		names = append(names, rotatedName(path, i))
+		infos = append(infos, fi)
+	}
+	slices.Reverse(names)
+	slices.Reverse(infos)
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return names, infos, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(names, path), append(infos, fi), nil
+}
+
+// rotationRetries bounds how often a reader looks again because the files
+// moved under it. A rotation takes a whole file of output; many in a row
+// mean a writer far faster than any reader.
+const rotationRetries = 50
+
+// logFiles lists the log's files as they were at one moment. A listing
+// that a rename overtakes (the rename falls between the stats of its two
+// names) shows a file twice or not at all; then the next listing, which
+// sees the rename at the name stated before it, differs. So two listings
+// in a row that agree, the current file included, hold each file once, in
+// order. Files are listed even without a current one if that lasts (a
+// writer that died in the middle of a rotation).
+func logFiles(path string) (names []string, infos []fs.FileInfo, err error) {
+	names, infos, err = listLogFiles(path)
+	for try := 0; err == nil && try < rotationRetries; try++ {
+		var names2 []string
+		var infos2 []fs.FileInfo
+		names2, infos2, err = listLogFiles(path)
+		if err == nil && slices.Equal(names, names2) && slices.EqualFunc(infos, infos2, os.SameFile) {
+			if len(names) == 0 || names[len(names)-1] == path {
+				return names, infos, nil
+			}
+			time.Sleep(time.Millisecond) // the new current file comes next
+		}
+		names, infos = names2, infos2
+	}
+	return names, infos, err
+}
+
+// openLogFiles opens all of the log's files, oldest first, as one
+// consistent set: if a rotation moved them while they were being opened,
+// it starts again.
+func openLogFiles(path string) ([]*os.File, error) {
+	for try := 0; try < rotationRetries; try++ {
+		names, infos, err := logFiles(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(names) == 0 {
+			return nil, &fs.PathError{Op: "open", Path: path, Err: fs.ErrNotExist}
+		}
+		// A rotation renames every file: if one of them is not what the
+		// listing said, the set would not be one.
+		files := make([]*os.File, 0, len(names))
+		ok := true
+		for i, name := range names {
+			f, err := openAs(name, infos[i])
+			if err != nil {
+				closeAll(files)
+				return nil, err
+			}
+			if f == nil {
+				ok = false
+				break
+			}
+			files = append(files, f)
+		}
+		if ok {
+			return files, nil
+		}
+		closeAll(files)
+	}
+	return nil, fmt.Errorf("open %s: log files moved %d times while being opened", path, rotationRetries)
+}
+
+// openAs opens name if it is still the file fi describes, and returns nil
+// if it is not.
+func openAs(name string, fi fs.FileInfo) (*os.File, error) {
+	f, err := os.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if now, err := f.Stat(); err != nil || !os.SameFile(now, fi) {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// nextLogFile returns nil while cur is the newest of the log's files, and
+// otherwise opens the file that was started after it: the one just newer
+// than cur among the files now present, or the oldest one when cur has
+// itself been dropped (every file present was created after it).
+func nextLogFile(path string, cur *os.File) (*os.File, error) {
+	ci, err := cur.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); err == nil && os.SameFile(fi, ci) {
+		return nil, nil // no rotation: the common case, one stat a poll
+	}
+	for try := 0; try < rotationRetries; try++ {
+		names, infos, err := logFiles(path)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(infos, func(fi fs.FileInfo) bool { return os.SameFile(fi, ci) }) + 1
+		if i == len(names) {
+			return nil, nil // the next one is not there yet
+		}
+		f, err := openAs(names[i], infos[i])
+		if f != nil || err != nil {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("log files moved %d times while looking for the next one", rotationRetries)
+}
+
+// tailOffsets says where to start reading each file so that the last tail
+// records are read: an offset, or -1 for a file to skip. A negative tail
+// reads everything. With a tail of 0 the last file starts at its end.
+func tailOffsets(files []*os.File, tail int) ([]int64, error) {
+	offs := make([]int64, len(files))
+	if tail < 0 {
+		return offs, nil
+	}
+	for i := range offs {
+		offs[i] = -1
+	}
+	for i := len(files) - 1; i >= 0; i-- {
+		fi, err := files[i].Stat()
+		if err != nil {
+			return nil, err
+		}
+		off, found, err := tailOffset(files[i], fi.Size(), tail)
+		if err != nil {
+			return nil, err
+		}
+		offs[i] = off
+		if tail -= found; tail == 0 {
+			break
+		}
+	}
+	return offs, nil
+}
+
+// tailOffset finds where the last n complete records of f's first size
+// bytes begin, reading backwards, and how many it found (fewer than n when
+// the file starts first, at offset 0). A trailing record without its
+// newline, still being written, is not counted.
+func tailOffset(f *os.File, size int64, n int) (off int64, found int, err error) {
+	var buf [32 * 1024]byte
+	end := size
+	newlines := 0 // the (n+1)th newline from the end ends the record before the n we want
+	for end > 0 {
+		start := max(end-int64(len(buf)), 0)
+		b := buf[:end-start]
+		if _, err := f.ReadAt(b, start); err != nil {
+			return 0, 0, err
+		}
+		for j := len(b) - 1; j >= 0; j-- {
+			if b[j] != '\n' {
+				continue
+			}
+			if newlines == n {
+				return start + int64(j) + 1, n, nil
+			}
+			newlines++
+		}
+		end = start
+	}
+	return 0, newlines, nil
+}
+
+// logRecord is one line of the log, decoded.
+type logRecord struct {
+	Log    string    `json:"log"`
+	Stream string    `json:"stream"`
+	Time   time.Time `json:"time"`
+}
+
+// recordReader reads the complete records of a file that may still grow:
+// a record the writer has not finished waits for the next read.
+type recordReader struct {
+	f       *os.File
+	r       *bufio.Reader
+	partial []byte // an unfinished record from the last read
+}
+
+func newRecordReader(f *os.File, off int64) (*recordReader, error) {
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read log: %w", err)
+	}
+	// At the file's end, the reader returns io.EOF, and then what was
+	// appended since, if anything, on the next read.
+	return &recordReader{f: f, r: bufio.NewReaderSize(f, 64*1024)}, nil
+}
+
+// next returns the next complete line, or io.EOF at the end of what the
+// file holds now.
+func (r *recordReader) next() ([]byte, error) {
+	for {
+		line, err := r.r.ReadSlice('\n')
+		if err == nil {
+			if len(r.partial) == 0 {
+				return line, nil
+			}
+			r.partial = append(r.partial, line...)
+			line, r.partial = r.partial, r.partial[:0]
+			return line, nil
+		}
+		r.partial = append(r.partial, line...)
+		if err != bufio.ErrBufferFull {
+			return nil, err
+		}
+	}
+}
+
+// copyTo writes the file's complete records to out, up to its end as it
+// is now. A line that is not a record (a file cut short by a crash) is
+// skipped.
+func (r *recordReader) copyTo(out *logOutput) error {
+	for {
+		line, err := r.next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read log %s: %w", r.f.Name(), err)
+		}
+		var rec logRecord
+		if json.Unmarshal(line, &rec) != nil {
+			continue
+		}
+		if err := out.write(&rec); err != nil {
+			return fmt.Errorf("write logs: %w", err)
+		}
+	}
+}
+
+// logOutput writes records to their streams. Each stream is buffered, and
+// the other flushed when the stream changes, so that a terminal showing
+// both gets them in their order.
+type logOutput struct {
+	w      [2]*bufio.Writer // stdout, stderr
+	cur    int
+	since  time.Time
+	stamps bool
+	midway [2]bool // the stream's last record did not end its line
+	ts     []byte
+}
+
+func newLogOutput(stdout, stderr io.Writer, o ReadOptions) *logOutput {
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	return &logOutput{
+		w:      [2]*bufio.Writer{bufio.NewWriter(stdout), bufio.NewWriter(stderr)},
+		since:  o.Since,
+		stamps: o.Timestamps,
+	}
+}
+
+func (o *logOutput) write(rec *logRecord) error {
+	if !o.since.IsZero() && rec.Time.Before(o.since) {
+		return nil
+	}
+	s := 0
+	if rec.Stream == "stderr" {
+		s = 1
+	}
+	if s != o.cur {
+		if err := o.w[o.cur].Flush(); err != nil {
+			return err
+		}
+		o.cur = s
+	}
+	w := o.w[s]
+	// A line cut into several records gets one timestamp, its first.
+	if o.stamps && !o.midway[s] {
+		o.ts = rec.Time.UTC().AppendFormat(o.ts[:0], timestampFormat)
+		o.ts = append(o.ts, ' ')
+		w.Write(o.ts)
+	}
+	o.midway[s] = len(rec.Log) > 0 && rec.Log[len(rec.Log)-1] != '\n'
+	_, err := w.WriteString(rec.Log)
+	return err
+}
+
+func (o *logOutput) flush() error {
+	return errors.Join(o.w[0].Flush(), o.w[1].Flush())
+}
+
+// ParseSince reads --since: an RFC3339 time, a Unix timestamp (with
+// fractional seconds) or a duration ago ("10m", "1h30m"). "" is the zero
+// time: no limit.
+//
+// A number without a unit is a Unix timestamp, so "0" is 1970, not now.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, ok := parseUnix(s); ok {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("parse since %q: not an RFC 3339 time, a Unix timestamp or a duration", s)
+}
+
+// parseUnix reads SECONDS[.FRACTION], at most nanoseconds.
+func parseUnix(s string) (time.Time, bool) {
+	secs, frac, dot := strings.Cut(s, ".")
+	if secs == "" || !allDigits(secs) || (dot && (frac == "" || len(frac) > 9 || !allDigits(frac))) {
+		return time.Time{}, false
+	}
+	sec, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var nsec int64
+	if dot {
+		nsec, _ = strconv.ParseInt(frac, 10, 64)
+		for range 9 - len(frac) {
+			nsec *= 10
+		}
+	}
+	return time.Unix(sec, nsec), true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
