@@ -34,7 +34,11 @@
 //     JSON that `minirun exec --process FILE` gets.
 //   - [FromImage] turns an image's config and the options of
 //     `minirun run IMAGE [CMD...]` into the config.json of the bundle that
-//     `minirun run` writes (see "From an image" below).
+//     `minirun run` writes (see "From an image" below), on top of
+//     [DockerDefault], docker's base config; [ParseBytes], [ParseCPUs],
+//     [ParseUlimit], [ParseVolume] and the other Parse functions read the
+//     values of run's flags as the docker CLI reads them (see "docker run"
+//     below).
 //   - [Features] describes what minirun understands, printed by
 //     `minirun features`, and [CapabilityNames] maps capability numbers to
 //     their names.
@@ -53,8 +57,8 @@
 // Labels, ...) that says how its authors meant it to run. image-spec
 // conversion.md says how that becomes a runtime config; `docker run` says
 // how flags override it. [FromImage] does both, on top of a base config
-// (normally [Default]) that supplies everything an image has no say in:
-// namespaces, mounts, capabilities, rlimits.
+// ([DockerDefault] for `minirun run`) that supplies everything an image has
+// no say in: namespaces, mounts, capabilities, rlimits.
 //
 //   - The command is Entrypoint followed by Cmd. Arguments after the image
 //     name replace Cmd; --entrypoint replaces Entrypoint and drops Cmd too,
@@ -74,9 +78,37 @@
 //     from the image (os, architecture, stopSignal, exposedPorts, ...); a
 //     label wins over a derived annotation of the same name.
 //
-// Volumes are not turned into mounts: conversion.md leaves that to the
-// implementation, and without a mount a write there lands in the
-// container's own root filesystem, like any other.
+// The image's Volumes are not turned into mounts: conversion.md leaves
+// that to the implementation, and without a mount a write there lands in
+// the container's own root filesystem, like any other. Only the run's
+// volumes (-v) become mounts.
+//
+// # docker run
+//
+// `minirun run` takes docker's flags and means by them what docker does, so
+// that a command line written for docker works unchanged. The work is split
+// in three, each part pure data:
+//
+//  1. The CLI reads each flag's value with the Parse function for it:
+//     [ParseBytes] (-m, --shm-size), [ParseMemorySwap], [ParseCPUs],
+//     [ParseUlimit], [ParseVolume], [ParseTmpfs], [ParseSysctl],
+//     [ParseLabel], [ParseEnvFile] (--env-file). These follow the docker
+//     CLI's parsers, error texts aside.
+//  2. The caller does what needs the host: it finds the directory behind a
+//     named or anonymous volume ([VolumeSpec] to [Volume]), writes the
+//     container's /etc/hosts, /etc/hostname and /etc/resolv.conf, and
+//     finds the init binary.
+//  3. [FromImage] lays the flags, in [ImageRun], over [DockerDefault] the
+//     way docker's daemon lays them over its default spec (moby's
+//     daemon/oci_linux.go): --cap-add and --cap-drop with docker's rules
+//     for ALL, --privileged, --read-only, mounts, resources, rlimits,
+//     sysctls, --network none or host, --init, labels and the stop
+//     signal. A value docker would refuse is an error naming the flag.
+//
+// Some of docker's checks need the host and are not made here: that --cpus
+// is at most the number of CPUs, that a capability is one the kernel knows,
+// that the kernel can account swap (without that, docker drops the swap
+// limit it would otherwise set to the memory limit).
 //
 // FromImage reads the image's /etc/passwd and /etc/group through an
 // [io/fs.FS]; the files come from the image, so that FS must keep symbolic

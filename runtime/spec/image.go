@@ -93,10 +93,98 @@ type ImageRun struct {
 	// RootFS must not follow symbolic links out of it: os.DirFS would, the
 	// FS of an [os.Root] does not.
 	RootFS fs.FS
+
+	// The fields below are `docker run`'s flags, each named after the one
+	// it comes from. The zero value of each leaves base as it is; with
+	// [DockerDefault] as base, that is docker's default. Values are
+	// checked, and an error names the flag: "--memory: 3 bytes is below
+	// the 6 MiB minimum".
+
+	// Terminal (-t, --tty) gives the process a terminal:
+	// process.terminal, and TERM=xterm unless the environment has TERM.
+	Terminal bool
+	// ReadOnly (--read-only) makes the root filesystem read-only, and
+	// with it the EtcFiles and every mount of base but /proc, /dev,
+	// /dev/pts, /dev/shm and /dev/mqueue. Volumes and Tmpfs keep their
+	// own modes.
+	ReadOnly bool
+	// Volumes (-v, --volume) are bind mounts of host paths, recursive and
+	// private, read-only if asked. The caller resolves named and
+	// anonymous volumes ([VolumeSpec]) to host directories first.
+	Volumes []Volume
+	// Tmpfs (--tmpfs) are tmpfs mounts, noexec,nosuid,nodev unless their
+	// options say otherwise.
+	Tmpfs []Tmpfs
+	// Memory (-m, --memory) is the memory limit in bytes, 6 MiB at least;
+	// 0 is none.
+	Memory int64
+	// MemorySwap (--memory-swap) limits memory and swap together, in
+	// bytes: at least Memory, and only with it. -1 is no swap limit; 0
+	// means twice Memory, docker's default of as much swap as memory.
+	// runtime-spec's linux.resources.memory.swap also counts memory plus
+	// swap, so the value goes there as it is.
+	MemorySwap int64
+	// CPUs (--cpus) is how many CPUs' worth of time the container may
+	// use, 0.01 at least: a CFS quota of CPUs×100000µs in each 100000µs
+	// period. 0 is no limit.
+	CPUs float64
+	// CPUShares (-c, --cpu-shares) is the relative CPU weight, 1024 being
+	// the default weight; 0 leaves it unset.
+	CPUShares uint64
+	// PidsLimit (--pids-limit) caps the number of tasks; 0 leaves it
+	// unset, -1 (or any negative number, as in docker) is no limit.
+	PidsLimit int64
+	// CapAdd and CapDrop (--cap-add, --cap-drop) change the capabilities:
+	// names in any case, with or without CAP_, or ALL. See [FromImage]
+	// for docker's rules.
+	CapAdd, CapDrop []string
+	// Privileged (--privileged) gives every capability, masks nothing,
+	// makes no path under /proc read-only, mounts /sys and the cgroup
+	// filesystem writable, drops any seccomp filter and allows every
+	// device in the devices cgroup. The host's
+	// device nodes are the caller's to add to linux.devices.
+	Privileged bool
+	// NoNewPrivileges (--security-opt no-new-privileges) sets
+	// no_new_privs: setuid binaries and file capabilities no longer raise
+	// privileges.
+	NoNewPrivileges bool
+	// Ulimits (--ulimit, see [ParseUlimit]) replace base's rlimits of the
+	// same type and add the others.
+	Ulimits []specs.POSIXRlimit
+	// Sysctls (--sysctl, see [ParseSysctl]) are laid over base's; each
+	// must be namespaced, in a namespace the container has.
+	Sysctls map[string]string
+	// Network (--network) is "none", a network namespace of the
+	// container's own with a loopback interface only (DockerDefault's), or
+	// "host", no network namespace: the host's network. Anything else,
+	// bridge included, is an error wrapping [ErrUnsupportedNetwork]. ""
+	// leaves base's namespaces as they are.
+	Network string
+	// Labels (-l, --label) become annotations, over the image's labels.
+	Labels map[string]string
+	// StopSignal (--stop-signal) becomes the annotation
+	// org.opencontainers.image.stopSignal, over the image's: a signal
+	// name, with or without SIG, or a number.
+	StopSignal string
+	// ShmSize (--shm-size) is the size of the /dev/shm tmpfs in bytes;
+	// 0 leaves base's, 64 MiB in DockerDefault.
+	ShmSize int64
+	// Init (--init) runs the command under a small init that reaps
+	// zombies and passes signals on: InitPath, an absolute host path, is
+	// bind-mounted read-only at [InitTarget], and process.args become
+	// InitTarget, "--", then the command.
+	Init     bool
+	InitPath string
+	// EtcFiles maps /etc/hostname, /etc/hosts and /etc/resolv.conf (no
+	// other keys) to host files that are bind-mounted over the image's.
+	// As in docker they are writable unless ReadOnly, and a volume or
+	// tmpfs at the same place wins.
+	EtcFiles map[string]string
 }
 
-// FromImage fills base, normally a fresh [Default], with what the image and
-// the run ask for, and returns it. A nil base stands for Default().
+// FromImage fills base, normally a fresh [DockerDefault], with what the
+// image and the run ask for, and returns it. A nil base stands for
+// [Default]().
 //
 // It follows image-spec conversion.md, and docker's rules for how the
 // options of a run override the image:
@@ -107,10 +195,10 @@ type ImageRun struct {
 //   - process.env is the image's Env with the run's Env laid over it by key,
 //     in the image's order with new keys after. Then, each only if absent:
 //     PATH (docker's default), HOSTNAME (when Hostname is set), TERM=xterm
-//     (when base.process.terminal is true), and HOME from the user's
-//     /etc/passwd entry, "/" without one. The variables base had are
-//     replaced, not merged: an implementation's default may add a variable
-//     but not change one the image sets.
+//     (when r.Terminal or base.process.terminal is true), and HOME from
+//     the user's /etc/passwd entry, "/" without one. The variables base
+//     had are replaced, not merged: an implementation's default may add a
+//     variable but not change one the image sets.
 //   - process.cwd is the WorkingDir, cleaned; "/" when there is none. A
 //     relative one is an error.
 //   - process.user comes from User, user[:group] with names looked up in
@@ -130,7 +218,44 @@ type ImageRun struct {
 // Config.Volumes is not converted: conversion.md leaves its mounts to the
 // implementation, and without one a write to such a path lands in the
 // container's own root filesystem, like any other write. A caller that
-// wants volumes adds the mounts to the result.
+// wants volumes passes them as r.Volumes.
+//
+// Then come the docker flags of r (see [ImageRun]), as docker's daemon
+// applies them (moby's daemon/oci_linux.go), each only when set:
+//
+//   - process.terminal, root.readonly and process.noNewPrivileges are
+//     turned on by Terminal, ReadOnly and NoNewPrivileges.
+//   - process.capabilities: Privileged gives every capability; otherwise
+//     CapAdd and CapDrop change base's bounding set by docker's rules:
+//     names are case-insensitive, with or without CAP_; ALL among the
+//     added makes the other added names moot, ALL among the dropped the
+//     other dropped ones; a name still both added and dropped is added;
+//     then ALL added is every capability but the dropped ones, ALL
+//     dropped is the added ones alone, and otherwise the dropped ones
+//     leave base's set and the added ones join it. The result is the
+//     bounding, effective and permitted sets; inheritable and ambient are
+//     empty. An unknown name is an error ("--cap-add FOO: unknown
+//     capability"), even one that ALL makes moot.
+//   - process.rlimits: Ulimits replace base's of the same type.
+//   - process.args: Init puts InitTarget and "--" in front; it needs a pid
+//     namespace.
+//   - mounts: base's, then Volumes, Tmpfs, EtcFiles and the init binary,
+//     these sorted so that a mount comes after the one it lies in. A base
+//     mount at or under one of these is dropped. ShmSize resizes
+//     /dev/shm; ReadOnly adds ro to base's mounts but /proc, /dev,
+//     /dev/pts, /dev/shm and /dev/mqueue; Privileged takes ro off /sys
+//     and the cgroup mounts.
+//   - linux.namespaces: Network "host" removes the network namespace (and
+//     base's net.* sysctls with it); "none" makes sure there is a new one.
+//   - linux.sysctl: Sysctls over base's.
+//   - linux.resources: Memory and MemorySwap become memory.limit and
+//     memory.swap (runtime-spec's swap, like --memory-swap, counts memory
+//     plus swap), CPUs cpu.quota and cpu.period, CPUShares cpu.shares,
+//     PidsLimit pids.limit; Privileged allows every device.
+//   - linux.maskedPaths, linux.readonlyPaths and linux.seccomp are emptied
+//     by Privileged.
+//   - annotations: Labels over the image's labels, and StopSignal as
+//     org.opencontainers.image.stopSignal.
 //
 // FromImage reads the image's filesystem (r.RootFS) but changes nothing
 // outside base, and copies what it takes from r.Image. On error, base is
@@ -181,12 +306,16 @@ func FromImage(base *specs.Spec, r ImageRun) (*specs.Spec, error) {
 	if r.Hostname != "" {
 		env = addEnv(env, "HOSTNAME", r.Hostname)
 	}
-	if base.Process != nil && base.Process.Terminal {
+	if r.Terminal || (base.Process != nil && base.Process.Terminal) {
 		env = addEnv(env, "TERM", "xterm")
 	}
 	env = addEnv(env, "HOME", u.home)
 
-	annotations := imageAnnotations(base.Annotations, r.Image)
+	run, err := planRun(base, r)
+	if err != nil {
+		return nil, err
+	}
+	annotations := run.annotate(imageAnnotations(base.Annotations, r.Image))
 
 	// Nothing can fail from here on.
 	if base.Process == nil {
@@ -203,6 +332,7 @@ func FromImage(base *specs.Spec, r ImageRun) (*specs.Spec, error) {
 		base.Hostname = r.Hostname
 	}
 	base.Annotations = annotations
+	run.apply(base)
 	return base, nil
 }
 
@@ -350,6 +480,18 @@ type groupEntry struct {
 	name    string
 	gid     uint32
 	members []string
+}
+
+// ResolveUser turns user[:group] (names or numbers) into the ids FromImage
+// would give process.user, looking names up in fsys's etc/passwd and
+// etc/group: for a later `exec --user` in a container of the image. The
+// rules, and fsys's, are FromImage's; no umask is set.
+func ResolveUser(fsys fs.FS, user string) (specs.User, error) {
+	u, err := resolveUser(fsys, user)
+	if err != nil {
+		return specs.User{}, fmt.Errorf("resolve user %q: %w", user, err)
+	}
+	return specs.User{UID: u.uid, GID: u.gid, AdditionalGids: u.additionalGids}, nil
 }
 
 // resolveUser turns a Config.User ("", user, uid, user:group, uid:gid,
