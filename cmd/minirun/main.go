@@ -49,6 +49,9 @@ func main() {
 	if container.IsMonitor() {
 		container.Monitor() // never returns
 	}
+	if container.IsReaper() {
+		container.Reaper() // never returns
+	}
 	app := newApp()
 	if err := app.Run(os.Args); err != nil {
 		var ec exitCode

@@ -147,6 +147,11 @@ func (m *Manager) prepare(id, name string, im *image.Image, o RunOptions) (*Reco
 	if r.Volumes, err = m.volumes(id, o.Volumes); err != nil {
 		return nil, err
 	}
+	if r.Init {
+		if r.InitPath, err = m.initBinary(r.InitPath); err != nil {
+			return nil, err
+		}
+	}
 	s, err := spec.FromImage(spec.DockerDefault(), r)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", im.Name, err)
