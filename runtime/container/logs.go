@@ -52,9 +52,11 @@ package container
 // creates a new one, so at each end it also compares the inode at the log's
 // path with the one it holds. When they differ, the file it holds is
 // complete (the writer flushes before it renames): it reads what is left,
-// then finds the next file by inode among the files now present, which
-// holds however many rotations happened since the last poll, and goes on
-// there from the start. Nothing is read twice, and nothing is missed
+// then finds the file created just after it, by inode among the files now
+// present (so however many rotations happened since the last poll), and
+// goes on there from the start. The writer renames one file at a time, so
+// a reader lists the files twice and trusts the listing only when the two
+// agree (see logFiles). Nothing is read twice, and nothing is missed
 // unless the writer dropped a whole file before the follower got to it.
 // When ReadOptions.Done closes (the container exited and its output has
 // been written), it reads what is left and returns.
@@ -68,6 +70,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -165,7 +168,7 @@ func (l *Log) Copy(stream string, r io.Reader) error {
 		// Every complete line, and a full buffer's worth of an overlong
 		// one, goes out now, under one lock and one flush.
 		lines := buf[:n]
-		if m > 0 {
+		if m > 0 && (n == len(buf) || bytes.IndexByte(buf[n-m:n], '\n') >= 0) {
 			l.mu.Lock()
 			for {
 				i := bytes.IndexByte(lines, '\n')
@@ -451,18 +454,11 @@ func readLog(ctx context.Context, path string, o ReadOptions, out *logOutput) er
 		if offsets[i] < 0 {
 			continue
 		}
-		r, err := newRecordReader(f, offsets[i])
-		if err != nil {
-			return err
-		}
-		if err := r.copyTo(out); err != nil {
+		if err := newRecordReader(f, offsets[i]).copyTo(out); err != nil {
 			return err
 		}
 	}
-	r, err := newRecordReader(files[last], offsets[last])
-	if err != nil {
-		return err
-	}
+	r := newRecordReader(files[last], offsets[last])
 	if !o.Follow {
 		return r.copyTo(out)
 	}
@@ -491,9 +487,7 @@ func follow(ctx context.Context, path string, cur *recordReader, done <-chan str
 				return err
 			}
 			cur.f.Close()
-			if cur, err = newRecordReader(next, 0); err != nil {
-				return err
-			}
+			cur = newRecordReader(next, 0)
 			continue
 		}
 		if finishing {
@@ -762,13 +756,11 @@ type recordReader struct {
 	partial []byte // an unfinished record from the last read
 }
 
-func newRecordReader(f *os.File, off int64) (*recordReader, error) {
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("read log: %w", err)
-	}
-	// At the file's end, the reader returns io.EOF, and then what was
+func newRecordReader(f *os.File, off int64) *recordReader {
+	// At the file's end, the section returns io.EOF, and then what was
 	// appended since, if anything, on the next read.
-	return &recordReader{f: f, r: bufio.NewReaderSize(f, 64*1024)}, nil
+	sr := io.NewSectionReader(f, off, math.MaxInt64-off)
+	return &recordReader{f: f, r: bufio.NewReaderSize(sr, 64*1024)}
 }
 
 // next returns the next complete line, or io.EOF at the end of what the
