@@ -38,8 +38,8 @@ test-unit: ## unit tests only (no root needed)
 test-integration: deps build ## integration tests: real containers, needs root
 	$(GO) test -count=1 -v ./test/
 
-vm-test: build ## every package's tests as root in a pure cgroup v2 VM (qemu, Debian's cloud kernel; test/vm)
-	MINIRUN_VM_RUNTIME=$(BIN) ./test/vm/run.sh
+vm-test: build ## every package's tests as root in a pure cgroup v2 VM (qemu, Debian's cloud kernel; test/vm); -short: no 150 MiB benchmark image under emulation
+	MINIRUN_VM_RUNTIME=$(BIN) MINIRUN_VM_TESTFLAGS="$${MINIRUN_VM_TESTFLAGS--test.short}" ./test/vm/run.sh
 
 vagrant-check: ## check the Vagrantfile offline (vagrant validate --ignore-provider)
 	@./test/vm/vagrant-validate.sh

@@ -2,6 +2,8 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -210,7 +212,23 @@ func TestImagePullInterrupted(t *testing.T) {
 	requireMinirun(t)
 	stateFor(t)
 	reg := tr.Start(t, tr.Options{})
-	ref := reg.Push(t, "big:v1", tr.BenchImage(t, os.Getenv("MINIRUN_BENCH_CACHE")).Image)
+	// Thousands of small files: slow enough to unpack (a file costs
+	// far more than its bytes) that the signal lands mid-pull, small
+	// enough to stay quick in an emulated VM.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	var layers [][]tr.File
+	for l := range 3 {
+		var files []tr.File
+		for i := range 1500 {
+			data := make([]byte, 4096)
+			for j := range data {
+				data[j] = byte(rnd.Uint32())
+			}
+			files = append(files, tr.File{Path: fmt.Sprintf("l%d/f%04d", l, i), Mode: 0o644, Data: data})
+		}
+		layers = append(layers, files)
+	}
+	ref := reg.Push(t, "big:v1", tr.NewImage(t, layers, v1.Config{Cmd: []string{"true"}}, tr.BuildOptions{Compression: tr.Uncompressed}).Image)
 	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			store := t.TempDir()

@@ -16,7 +16,7 @@
 #   MINIRUN_VM_TESTFLAGS  more flags for every test binary (-test.count=20 ...)
 #   MINIRUN_VM_VERBOSE  1: full -test.v output (default: passing tests hidden;
 #                       the full log is kept in last/verbose.log either way)
-#   MINIRUN_VM_TIMEOUT  seconds before qemu is killed (default 540)
+#   MINIRUN_VM_TIMEOUT  seconds before qemu is killed (default 900)
 #   MINIRUN_VM_PKG_TIMEOUT  -test.timeout of each package (default 300s)
 #   MINIRUN_VM_KVM      1: add -enable-kvm (real hosts; nested KVM hangs on
 #                       some, which is why TCG is the default)
@@ -41,7 +41,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 VMDIR=$REPO/test/vm
 CACHE=${MINIRUN_VM_CACHE:-/var/tmp/minirun-vm}
-TIMEOUT=${MINIRUN_VM_TIMEOUT:-540}
+TIMEOUT=${MINIRUN_VM_TIMEOUT:-900}
 export PATH=$PATH:/usr/local/go/bin
 export CGO_ENABLED=0
 # The Makefile's build flags (urfave_cli_no_docs drops the man-page generator).
