@@ -37,9 +37,9 @@ func record(ctx *cli.Context, arg string) (*container.Manager, *container.Record
 	}
 	r, err := m.Resolve(arg)
 	if errors.Is(err, container.ErrNotFound) {
-		if _, serr := rt(ctx).State(arg); serr == nil {
-			return nil, nil, nil
-		}
+		// Not an image container: the runtime's verbs say what is
+		// wrong in runc's words, which podman and containerd match on.
+		return nil, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
