@@ -32,8 +32,13 @@ func (m *Manager) createV1(made *[]string) error {
 			if err := m.mkdirLevel(levels[i], i == len(levels)-1, made); err != nil {
 				return err
 			}
-			if ctrl == "cpuset" {
-				if err := m.inheritCpuset(levels[i]); err != nil {
+		}
+		if ctrl == "cpuset" {
+			// Every level, not only those made here: another minirun
+			// may have just made "minirun/" and not yet filled it in,
+			// and an empty parent would be copied as empty.
+			for _, l := range levels {
+				if err := m.inheritCpuset(l); err != nil {
 					return err
 				}
 			}

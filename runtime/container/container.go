@@ -57,6 +57,7 @@ type RecordOptions struct {
 	AutoRemove  bool              `json:"autoRemove,omitempty"`
 	Detach      bool              `json:"detach,omitempty"`
 	Terminal    bool              `json:"terminal,omitempty"`
+	Init        bool              `json:"init,omitempty"`
 	StopSignal  string            `json:"stopSignal,omitempty"`
 	StopTimeout int               `json:"stopTimeout,omitempty"` // seconds; 0: 10
 	Labels      map[string]string `json:"labels,omitempty"`

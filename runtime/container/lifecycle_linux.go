@@ -28,6 +28,21 @@ func (m *Manager) Status(r *Record) State {
 	if err == nil && (cs.Status == "running" || cs.Status == "paused" || cs.Status == "created") {
 		return st
 	}
+	// The process is gone. A monitor that still lives is recording how
+	// it ended right now: give it a moment to say so.
+	for deadline := time.Now().Add(10 * time.Second); alive(r.State.MonitorPid) && r.State.MonitorPid != os.Getpid() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		cur, err := m.Load(r.ID)
+		if err != nil {
+			break
+		}
+		if cur.State.Status != StatusRunning {
+			return cur.State
+		}
+	}
+	if cs2, err2 := m.rt.State(r.ID); err2 == nil {
+		cs, err = cs2, nil
+	}
 	st.Status = StatusExited
 	st.Pid = 0
 	if err == nil && cs.Exit != nil {

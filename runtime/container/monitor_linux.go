@@ -111,6 +111,9 @@ func monitor(storeRoot, rtRoot, id string, status *os.File) error {
 			// must go, or the log copies would never see EOF.
 			closeOurs()
 			started = true
+			if rec.Options.Init {
+				reaperReady(pid)
+			}
 			m.update(id, func(r *Record) {
 				r.State = State{Status: StatusRunning, Pid: pid, MonitorPid: os.Getpid(), StartedAt: time.Now().UTC()}
 			})
@@ -239,5 +242,18 @@ func shrink() {
 			continue
 		}
 		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
+	}
+}
+
+// reaperReady waits (a little) until --init's reaper has started the
+// command, which it does once it handles signals. Until then pid 1 of the
+// container has no handler, and the kernel drops a signal sent to it from
+// outside (pid_namespaces(7)): a stop right after run -d would be lost.
+func reaperReady(pid int) {
+	path := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if b, err := os.ReadFile(path); err != nil || len(strings.TrimSpace(string(b))) > 0 {
+			return
+		}
 	}
 }

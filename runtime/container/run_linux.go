@@ -174,7 +174,7 @@ func (m *Manager) prepare(id, name string, im *image.Image, o RunOptions) (*Reco
 	}
 	rec := &Record{ID: id, Name: name, Image: im.Name, ImageID: im.ID.String(), Manifest: im.Digest,
 		Created: time.Now().UTC(), Command: s.Process.Args,
-		Options: RecordOptions{AutoRemove: o.Remove, Detach: o.Detach, Terminal: r.Terminal, StopSignal: stopSignal, StopTimeout: o.StopTimeout,
+		Options: RecordOptions{AutoRemove: o.Remove, Detach: o.Detach, Terminal: r.Terminal, Init: r.Init, StopSignal: stopSignal, StopTimeout: o.StopTimeout,
 			Labels: r.Labels, LogMaxSize: o.Log.MaxSize, LogMaxFiles: o.Log.MaxFiles},
 		State: State{Status: StatusCreated}}
 	if err := m.save(rec); err != nil {
