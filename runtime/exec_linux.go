@@ -85,9 +85,10 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 	proc := "/proc/" + strconv.Itoa(rec.Pid)
 	var joins []nsJoin
 	defer func() { closeJoins(joins) }()
-	var mountNS, root *os.File
+	var mountNS, cgroupNS, root *os.File
 	defer func() {
 		mountNS.Close()
+		cgroupNS.Close()
 		root.Close()
 	}()
 	for _, ns := range rec.Spec.Linux.Namespaces {
@@ -103,6 +104,14 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 		}
 		if ns.Type == specs.MountNamespace {
 			mountNS = f
+			continue
+		}
+		if ns.Type == specs.CgroupNamespace {
+			// Joined by the process itself, once it is in the container's
+			// cgroup: with the cgroup2 mount option nsdelegate, clone3
+			// refuses (ENOENT) to put a child into a cgroup from a
+			// thread whose cgroup namespace does not see where it is.
+			cgroupNS = f
 			continue
 		}
 		joins = append(joins, nsJoin{fd: f, flag: int(kind.flag), what: string(ns.Type) + " of " + rec.ID})
@@ -125,6 +134,9 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 	extra := []*os.File{root}
 	if mountNS != nil {
 		extra = []*os.File{mountNS, root}
+	}
+	if cgroupNS != nil {
+		extra = append(extra, cgroupNS)
 	}
 	// The process joins the container's cgroup: born in it where clone3
 	// can, else moved in before it is sent its config.
@@ -161,6 +173,9 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 		cfg.MountNS, cfg.RootFD = fds[0], fds[1]
 	} else {
 		cfg.RootFD = fds[0]
+	}
+	if cgroupNS != nil {
+		cfg.CgroupNS = fds[len(fds)-1]
 	}
 	if err := r.handshake(c, cfg, st, o.ConsoleSocket); err != nil {
 		return nil, err

@@ -191,6 +191,13 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 // the thread that forked it); the mount namespace is joined here, because
 // the path of the binary being exec'd had to resolve on the host.
 func initExec(c *initConfig, sock *syncSocket, log *slog.Logger) error {
+	if c.CgroupNS > 0 {
+		if err := unix.Setns(c.CgroupNS, unix.CLONE_NEWCGROUP); err != nil {
+			return os.NewSyscallError("setns(cgroup)", err)
+		}
+		unix.Close(c.CgroupNS)
+		log.Debug("setns(cgroup): joined the cgroup namespace, from inside the container's cgroup")
+	}
 	if c.MountNS > 0 {
 		if err := joinMountNS(c.MountNS, log); err != nil {
 			return err

@@ -73,6 +73,9 @@ type initConfig struct {
 	// fds in init, numbered as init sees them.
 	FifoFD  int `json:"fifoFD,omitempty"`
 	MountNS int `json:"mountNSFD,omitempty"` // a mount namespace to join
+	// CgroupNS: exec joins the container's cgroup namespace itself, after
+	// it was born in the container's cgroup.
+	CgroupNS int `json:"cgroupNSFD,omitempty"`
 	RootFD  int `json:"rootFD,omitempty"`    // exec: the container's root directory
 }
 

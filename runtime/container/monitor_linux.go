@@ -250,10 +250,36 @@ func shrink() {
 // container has no handler, and the kernel drops a signal sent to it from
 // outside (pid_namespaces(7)): a stop right after run -d would be lost.
 func reaperReady(pid int) {
-	path := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
 	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
-		if b, err := os.ReadFile(path); err != nil || len(strings.TrimSpace(string(b))) > 0 {
+		if hasChild(pid) {
 			return
 		}
 	}
+}
+
+// hasChild reports whether pid has a child process. /proc/PID/task/TID/
+// children answers at once, but only on kernels built with
+// CONFIG_PROC_CHILDREN; elsewhere every process's parent is read.
+func hasChild(pid int) bool {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)); err == nil {
+		return len(strings.TrimSpace(string(b))) > 0
+	}
+	ents, _ := os.ReadDir("/proc")
+	want := ") " // "pid (comm) S ppid ..."
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		i := strings.LastIndex(s, want)
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+2:])
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			return true
+		}
+	}
+	return false
 }
