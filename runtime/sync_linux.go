@@ -76,7 +76,7 @@ type initConfig struct {
 	// CgroupNS: exec joins the container's cgroup namespace itself, after
 	// it was born in the container's cgroup.
 	CgroupNS int `json:"cgroupNSFD,omitempty"`
-	RootFD  int `json:"rootFD,omitempty"`    // exec: the container's root directory
+	RootFD   int `json:"rootFD,omitempty"` // exec: the container's root directory
 }
 
 const maxMsg = 1 << 20
