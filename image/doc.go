@@ -43,9 +43,11 @@
 // overlayfs's form (see package archive), shared by every image that has
 // the layer. Nothing appears under its final name before it is complete:
 // blobs and layer directories are written in tmp/ and moved into place
-// with rename(2), which is atomic within a filesystem; a layer directory's
-// "complete" marker is written just before that rename, and the image's
-// name in index.json, last of all. A pull that fails or is killed leaves
+// with rename(2), which is atomic within a filesystem, and only once every
+// layer of the image has arrived and checked out (a pull that fails on its
+// last layer adds nothing); a layer directory's "complete" marker is
+// written before that rename, and the image's name in index.json, last of
+// all. A pull that fails or is killed leaves
 // only a directory in tmp/, removed by the next operation that finds its
 // lock free. Concurrency is handled with locks on one file (flock(2) and
 // fcntl(2) open file description locks; see lock_linux.go), so two pulls

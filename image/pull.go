@@ -106,7 +106,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, o PullOptions) (*PullRe
 			platformOf(stored) == platformString(want) {
 			return &PullResult{Image: stored, UpToDate: true}, nil
 		}
-	} else if isAuthOrMissing(err) {
+	} else if isAuthError(err) {
 		return nil, registryError(ref, err)
 	}
 
@@ -267,7 +267,7 @@ func platformOf(im *Image) string {
 	return platformString(normalizePlatform(ocispec.Platform{OS: im.Config.OS, Architecture: im.Config.Architecture, Variant: im.Config.Variant}))
 }
 
-func isAuthOrMissing(err error) bool {
+func isAuthError(err error) bool {
 	var te *transport.Error
 	return errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden)
 }

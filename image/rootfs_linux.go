@@ -26,6 +26,8 @@ func (s *Store) RootFS(im *Image) (fs.FS, error) {
 
 type layeredFS struct{ dirs []string }
 
+var _ fs.FS = (*layeredFS)(nil)
+
 func (l *layeredFS) Open(name string) (fs.File, error) {
 	if !fs.ValidPath(name) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}

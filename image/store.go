@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -450,5 +449,3 @@ func (s *Store) writeBlob(d digest.Digest, data []byte) error {
 	}
 	return writeFileAtomic(s.blobPath(d), data)
 }
-
-var _ fs.FS = (*layeredFS)(nil)

@@ -45,7 +45,10 @@
 // thread; the thread is never unlocked and dies with the goroutine
 // (namespaces_linux.go). The mount namespace is joined by init itself,
 // because the path of the binary being exec'd must still resolve on the
-// host.
+// host; so is the cgroup namespace, once the process is in the container's
+// cgroup: with cgroup2's nsdelegate, clone3 refuses (ENOENT) to place a
+// child into a cgroup from a thread whose cgroup namespace cannot see the
+// cgroup the child comes from.
 //
 // # Cgroups
 //

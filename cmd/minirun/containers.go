@@ -199,14 +199,7 @@ var logsCommand = &cli.Command{
 		&cli.BoolFlag{Name: "timestamps", Aliases: []string{"t"}, Usage: "prefix each line with its time"},
 	},
 	Action: func(ctx *cli.Context) error {
-		if ctx.NArg() != 1 {
-			return errors.New("logs: expects exactly one container")
-		}
-		m, err := manager(ctx)
-		if err != nil {
-			return err
-		}
-		r, err := m.Resolve(ctx.Args().First())
+		m, r, err := oneContainer(ctx)
 		if err != nil {
 			return err
 		}
@@ -240,26 +233,17 @@ var inspectContainerCommand = &cli.Command{
 	Usage:     "show containers as JSON: record, state, config",
 	ArgsUsage: "CONTAINER...",
 	Action: func(ctx *cli.Context) error {
-		if ctx.NArg() == 0 {
-			return errors.New("inspect: expects at least one container")
-		}
 		m, err := manager(ctx)
 		if err != nil {
 			return err
 		}
-		var out []any
-		for _, arg := range ctx.Args().Slice() {
+		return printEach(ctx, "container", func(arg string) (any, error) {
 			r, err := m.Resolve(arg)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			in, err := m.Inspect(r)
-			if err != nil {
-				return err
-			}
-			out = append(out, in)
-		}
-		return printJSON(out)
+			return m.Inspect(r)
+		})
 	},
 }
 
@@ -297,14 +281,7 @@ var topCommand = &cli.Command{
 	Usage:     "list a container's processes",
 	ArgsUsage: "CONTAINER",
 	Action: func(ctx *cli.Context) error {
-		if ctx.NArg() != 1 {
-			return errors.New("top: expects exactly one container")
-		}
-		m, err := manager(ctx)
-		if err != nil {
-			return err
-		}
-		r, err := m.Resolve(ctx.Args().First())
+		m, r, err := oneContainer(ctx)
 		if err != nil {
 			return err
 		}
@@ -312,12 +289,7 @@ var topCommand = &cli.Command{
 		if err != nil {
 			return err
 		}
-		w := tabwriter.NewWriter(os.Stdout, 6, 1, 2, ' ', 0)
-		fmt.Fprintln(w, "PID\tCMD")
-		for _, pid := range pids {
-			fmt.Fprintf(w, "%d\t%s\n", pid, processCommand(pid))
-		}
-		return w.Flush()
+		return printPids(pids)
 	},
 }
 
@@ -381,4 +353,34 @@ func signalOf(ctx *cli.Context, image bool) (unix.Signal, error) {
 		s = "KILL"
 	}
 	return runtime.ParseSignal(s)
+}
+
+// oneContainer resolves the single container a verb takes.
+func oneContainer(ctx *cli.Context) (*container.Manager, *container.Record, error) {
+	if ctx.NArg() != 1 {
+		return nil, nil, fmt.Errorf("%s: expects exactly one container, got %d arguments", ctx.Command.Name, ctx.NArg())
+	}
+	m, err := manager(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := m.Resolve(ctx.Args().First())
+	return m, r, err
+}
+
+// printEach prints, as one JSON array, what get returns for each argument
+// (inspect and image inspect).
+func printEach(ctx *cli.Context, what string, get func(string) (any, error)) error {
+	if ctx.NArg() == 0 {
+		return fmt.Errorf("%s: expects at least one %s", ctx.Command.FullName(), what)
+	}
+	var out []any
+	for _, arg := range ctx.Args().Slice() {
+		v, err := get(arg)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+	}
+	return printJSON(out)
 }

@@ -215,22 +215,17 @@ var inspectCommand = &cli.Command{
 	Usage:     "show an image's manifest and config as JSON",
 	ArgsUsage: "IMAGE...",
 	Action: func(ctx *cli.Context) error {
-		if ctx.NArg() == 0 {
-			return errors.New("image inspect: expects at least one image")
-		}
 		s, err := store(ctx)
 		if err != nil {
 			return err
 		}
-		var out []any
-		for _, ref := range ctx.Args().Slice() {
+		return printEach(ctx, "image", func(ref string) (any, error) {
 			im, err := s.Get(ref)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			out = append(out, image.Inspect(im))
-		}
-		return printJSON(out)
+			return image.Inspect(im), nil
+		})
 	},
 }
 

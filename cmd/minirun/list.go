@@ -87,11 +87,16 @@ var psCommand = &cli.Command{
 			}
 			return printJSON(pids)
 		}
-		w := tabwriter.NewWriter(os.Stdout, 6, 1, 2, ' ', 0)
-		fmt.Fprintln(w, "PID\tCMD")
-		for _, pid := range pids {
-			fmt.Fprintf(w, "%d\t%s\n", pid, processCommand(pid))
-		}
-		return w.Flush()
+		return printPids(pids)
 	},
+}
+
+// printPids is ps ID's and top's table: each process with its command line.
+func printPids(pids []int) error {
+	w := tabwriter.NewWriter(os.Stdout, 6, 1, 2, ' ', 0)
+	fmt.Fprintln(w, "PID\tCMD")
+	for _, pid := range pids {
+		fmt.Fprintf(w, "%d\t%s\n", pid, processCommand(pid))
+	}
+	return w.Flush()
 }

@@ -6,20 +6,39 @@
 // root filesystem. This package makes one per container, under the image
 // store:
 //
-//	STORE/containers/<id>/config.json     the runtime spec, from the image's
-//	                                      config and the command line
-//	                                      (spec.FromImage)
-//	STORE/containers/<id>/container.json  the record: name, image, created
+//	STORE/containers/<id>/config.json     the runtime spec: spec.DockerDefault,
+//	                                      then the image's config and the
+//	                                      command line (spec.FromImage)
+//	STORE/containers/<id>/container.json  the record: name, image, options,
+//	                                      and its state as last written
+//	STORE/containers/<id>/overlay.json    the layer directories it stacks
 //	STORE/containers/<id>/rootfs/         an empty mount point
 //	STORE/containers/<id>/upper/, work/   overlayfs's writable layer
+//	STORE/containers/<id>/etc/            its hostname, hosts, resolv.conf
+//	STORE/containers/<id>/log.json        a detached container's output
+//	STORE/containers/.lock                flock(2): names stay unique
 //
 // and hands the runtime the image's layer directories as an overlay
 // (rootfs.Overlay). The overlay is mounted by the container's init, inside
 // its own mount namespace, so no mount of a container ever appears on the
 // host, and none outlives it, whatever happens to minirun.
 //
+// A foreground run waits for its container itself. A detached one (run
+// -d) is held by a monitor (monitor_linux.go): minirun re-executed in its
+// own session, a child subreaper, which copies the output into the log
+// (logs.go, docker's json-file format), records the exit and removes the
+// container after --rm. What a killed monitor could not record, Status
+// works out from the runtime's state, and GC cleans up.
+//
+// With --init the container's pid 1 is minirun again, as a reaper
+// (reaper_linux.go): pid 1 of a pid namespace must reap orphans and gets
+// only the signals it handles (pid_namespaces(7)).
+//
 // It sits beside runtime, not below it: runtime never learns about images
 // or registries, and image never learns about containers, except through
 // the InUse callback that keeps rmi from removing an image a container
 // uses.
+//
+// Man pages: setsid(2), prctl(2) (PR_SET_CHILD_SUBREAPER),
+// pid_namespaces(7), flock(2).
 package container

@@ -267,14 +267,12 @@ func (m *Manager) removeDir(id string) {
 }
 
 // Run makes a container from an image and runs it in the foreground,
-// returning its exit status. With Remove, nothing of it remains after.
+// returning its exit status (o.Detach is RunDetached's). With Remove,
+// nothing of it remains after.
 func (m *Manager) Run(ctx context.Context, o RunOptions) (runtime.ExitStatus, error) {
 	rec, err := m.Create(ctx, o)
 	if err != nil {
 		return runtime.ExitStatus{}, err
-	}
-	if o.Detach {
-		return runtime.ExitStatus{}, fmt.Errorf("use RunDetached")
 	}
 	es, err := m.runForeground(rec, o)
 	if o.Remove || err != nil && rec.State.Status == StatusCreated {
