@@ -28,16 +28,19 @@ func (m *Manager) Status(r *Record) State {
 	if err == nil && (cs.Status == "running" || cs.Status == "paused" || cs.Status == "created") {
 		return st
 	}
-	// The process is gone. A monitor that still lives is recording how
-	// it ended right now: give it a moment to say so.
-	for deadline := time.Now().Add(10 * time.Second); alive(r.State.MonitorPid) && r.State.MonitorPid != os.Getpid() && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
+	// The process is gone. Its monitor may have recorded how it ended
+	// since r was read, or, still alive, be doing so right now: read the
+	// record again, for as long as that monitor lives.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		cur, err := m.Load(r.ID)
 		if err != nil {
 			break
 		}
 		if cur.State.Status != StatusRunning {
 			return cur.State
+		}
+		if !alive(r.State.MonitorPid) || r.State.MonitorPid == os.Getpid() || time.Now().After(deadline) {
+			break
 		}
 	}
 	if cs2, err2 := m.rt.State(r.ID); err2 == nil {
