@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -238,6 +239,62 @@ func (m *Manager) Enter(pid int) error {
 		}
 	}
 	return nil
+}
+
+// EnterThread moves the calling thread, and only it, into the container's
+// cgroups on a v1 host, so that a process it forks is born there: fork(2)
+// copies the cgroups of the forking thread. leave moves the thread back to
+// where it was. The caller holds the thread (runtime.LockOSThread) from
+// before EnterThread until leave has succeeded; if EnterThread or leave
+// fails, the thread may sit in some of the container's cgroups and must
+// end with its goroutine rather than go back to the pool.
+//
+// Why not Enter(pid) after the fork: writing a pid to cgroup.procs, or
+// another thread's id to tasks, takes the global cgroup_threadgroup_rwsem
+// for writing, and percpu_down_write first waits for an RCU grace period:
+// milliseconds on a small VM, paid on every container start. A thread that
+// moves itself by writing "0" to tasks takes no such lock
+// (cgroup_procs_write_start in kernel/cgroup/cgroup.c), neither on the way
+// in nor on the way back. On v2, CLONE_INTO_CGROUP does better (see Dir);
+// there, and for a Manager from Load, EnterThread returns ErrNotSupported.
+func (m *Manager) EnterThread() (leave func() error, err error) {
+	if !m.state.Mode.v1() || m.mounts == nil {
+		return nil, fmt.Errorf("move a thread into the container's cgroup: %w", ErrNotSupported)
+	}
+	text, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	self, err := parseProcCgroup(string(text))
+	if err != nil {
+		return nil, err
+	}
+	var into, back []string
+	for _, ctrl := range slices.Sorted(maps.Keys(m.state.Dirs)) {
+		dir := m.state.Dirs[ctrl]
+		h, ok := self.V1[ctrl]
+		if !ok || slices.Contains(into, dir) {
+			continue
+		}
+		into = append(into, dir)
+		back = append(back, filepath.Join(m.mounts[ctrl], h.Path))
+	}
+	moved := 0
+	leave = func() error {
+		for _, dir := range back[:moved] {
+			if err := m.writeFile(filepath.Join(dir, "tasks"), "0", "move the forking thread back"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, dir := range into {
+		if err := m.writeFile(filepath.Join(dir, "tasks"), "0", "move the forking thread into the container's cgroup"); err != nil {
+			return nil, errors.Join(err, leave())
+		}
+		moved++
+	}
+	return leave, nil
 }
 
 // Update applies the fields of r that are set, and leaves the rest as it

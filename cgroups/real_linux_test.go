@@ -3,8 +3,12 @@ package cgroups
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -318,5 +322,85 @@ func TestRootV1MemswOrder(t *testing.T) {
 	err := m.Update(mem(512<<20, 0))
 	if err == nil || !strings.Contains(err.Error(), "set linux.resources.memory.swap too") {
 		t.Errorf("limit above memsw: err = %v", err)
+	}
+}
+
+// TestRootV1EnterThread: on a v1 host a process forked by a thread that
+// moved itself in is born in every one of the container's hierarchies,
+// while the test's other threads never leave their cgroups, and leave puts
+// the thread back.
+func TestRootV1EnterThread(t *testing.T) {
+	if mode := hostMode(t); !mode.v1() {
+		t.Skipf("host cgroup mode is %v: EnterThread is for v1 hierarchies (v2 has CLONE_INTO_CGROUP)", mode)
+	}
+	m := newRootManager(t, nil)
+	self := func(pid string) procCgroup {
+		t.Helper()
+		b, err := os.ReadFile("/proc/" + pid + "/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := parseProcCgroup(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pc
+	}
+	in := func(pc procCgroup) (inside, outside []string) {
+		for ctrl, dir := range m.State().Dirs {
+			if strings.HasSuffix(dir, pc.V1[ctrl].Path) && pc.V1[ctrl].Path != "/" {
+				inside = append(inside, ctrl)
+			} else {
+				outside = append(outside, ctrl)
+			}
+		}
+		return inside, outside
+	}
+	before := self("self")
+
+	type result struct {
+		thread, after procCgroup
+		child         *exec.Cmd
+		err           error
+	}
+	res := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		var r result
+		defer func() { res <- r }()
+		leave, err := m.EnterThread()
+		if err != nil {
+			r.err = err
+			return // the thread ends with the goroutine: it may sit in a cgroup
+		}
+		r.thread = self("thread-self")
+		r.child = exec.Command("sleep", "60")
+		if r.err = r.child.Start(); r.err != nil {
+			return
+		}
+		if r.err = leave(); r.err != nil {
+			return
+		}
+		r.after = self("thread-self")
+		runtime.UnlockOSThread()
+	}()
+	r := <-res
+	if r.child != nil && r.child.Process != nil {
+		t.Cleanup(func() { r.child.Process.Kill(); r.child.Wait() })
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if _, out := in(r.thread); len(out) > 0 {
+		t.Errorf("after EnterThread the thread is outside the container's %v cgroups: %+v", out, r.thread.V1)
+	}
+	if _, out := in(self(strconv.Itoa(r.child.Process.Pid))); len(out) > 0 {
+		t.Errorf("the child is outside the container's %v cgroups", out)
+	}
+	if got, _ := in(self("self")); len(got) > 0 {
+		t.Errorf("the main thread moved too, into %v", got)
+	}
+	if !reflect.DeepEqual(r.after.V1, before.V1) {
+		t.Errorf("after leave the thread is in %+v, want %+v", r.after.V1, before.V1)
 	}
 }

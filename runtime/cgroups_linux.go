@@ -120,6 +120,26 @@ func bornInCgroup(m *cgroups.Manager, cfg *initConfig, flags *uintptr, useFD *bo
 	return nil, nil
 }
 
+// forkInCgroup returns how init is born into its cgroup on a v1 host: the
+// thread that forks it first moves itself there (see
+// cgroups.Manager.EnterThread), which spares every start an RCU grace
+// period. It returns nil where init is moved in after the fork instead:
+// on v2, where clone3 with CLONE_INTO_CGROUP does better (bornIn), and under
+// a pids limit of 1, which the forking thread and init together would
+// exceed.
+func forkInCgroup(cg *cgroups.Manager, s *specs.Spec, bornIn bool) func() (func() error, error) {
+	if bornIn || cg.Dir() != "" {
+		return nil
+	}
+	if s.Linux == nil {
+		return nil
+	}
+	if r := s.Linux.Resources; r != nil && r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 && *r.Pids.Limit < 2 {
+		return nil
+	}
+	return cg.EnterThread
+}
+
 // cloneIntoCgroupUnsupported tells a kernel without CLONE_INTO_CGROUP
 // (before 5.7) from other failures of clone3.
 func cloneIntoCgroupUnsupported(err error) bool {

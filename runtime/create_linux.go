@@ -239,7 +239,13 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	}
 	defer cgDir.Close()
 	var fds []int
-	c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
+	enterCgroup := forkInCgroup(cg, s, sys.UseCgroupFD)
+	c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins, enterCgroup)
+	if err != nil && errors.Is(err, errThreadCgroup) {
+		r.Log.Debug("init is moved into its cgroup after the fork instead", "err", err)
+		enterCgroup = nil
+		c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins, nil)
+	}
 	if err != nil && sys.UseCgroupFD && cloneIntoCgroupUnsupported(err) {
 		r.Log.Debug("clone3(CLONE_INTO_CGROUP) unsupported: init is moved into its cgroup instead")
 		sys.UseCgroupFD = false
@@ -247,12 +253,12 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 			sys.Cloneflags &^= unix.CLONE_NEWCGROUP
 			cfg.UnshareCgroupNS = true
 		}
-		c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
+		c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins, nil)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if !sys.UseCgroupFD {
+	if !sys.UseCgroupFD && enterCgroup == nil {
 		// init waits for its config before doing anything: moving it now
 		// is before any code of the container's runs.
 		if err := cg.Enter(st.Pid); err != nil {
@@ -314,7 +320,7 @@ func mapIDs(sys *syscall.SysProcAttr, l *specs.Linux) error {
 // with the clone flags and id mappings of sys, from a thread in the
 // namespaces of joins. extra are fds to pass after the preserved ones and
 // the sync socket; their numbers in init are returned in order.
-func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, preserve int, extra []*os.File, sys *syscall.SysProcAttr, joins []nsJoin) (*child, []int, error) {
+func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, preserve int, extra []*os.File, sys *syscall.SysProcAttr, joins []nsJoin, enterCgroup func() (func() error, error)) (*child, []int, error) {
 	exe, exeWhat, err := protectedSelf()
 	if err != nil {
 		return nil, nil, err
@@ -362,7 +368,7 @@ func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, prese
 	for _, j := range joins {
 		r.Log.Debug("setns(" + j.what + ") before clone")
 	}
-	if err := startJoined(cmd.Start, joins); err != nil {
+	if err := startJoined(cmd.Start, joins, enterCgroup); err != nil {
 		parentSock.Close()
 		return nil, nil, fmt.Errorf("start container init: %w", err)
 	}

@@ -150,10 +150,10 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 		defer dir.Close()
 		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
 	}
-	c, fds, err := r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
+	c, fds, err := r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins, nil)
 	if err != nil && sys.UseCgroupFD && cloneIntoCgroupUnsupported(err) {
 		sys.UseCgroupFD = false
-		c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins)
+		c, fds, err = r.startInit(cfg, &st, o.Stdio, o.PreserveFDs, extra, sys, joins, nil)
 	}
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	goruntime "runtime"
@@ -89,28 +90,50 @@ func closeJoins(joins []nsJoin) {
 }
 
 // startJoined starts cmd from a thread that first entered the namespaces
-// in joins: a child inherits its namespaces from the thread that forks it,
-// and setns(CLONE_NEWPID) only changes the pid namespace of the caller's
-// future children, so this is the only way from Go (no cgo, no code before
-// the runtime starts) to start a process inside an existing pid namespace.
+// in joins, and the cgroups enterCgroup moves it into (nil: none): a child
+// inherits both from the thread that forks it. setns(CLONE_NEWPID) only
+// changes the pid namespace of the caller's future children, so this is
+// the only way from Go (no cgo, no code before the runtime starts) to start
+// a process inside an existing pid namespace; for cgroups see
+// cgroups.Manager.EnterThread.
 //
-// The thread stays locked and is never unlocked: it now lives in the
-// container's namespaces, and the Go runtime ends a locked thread when its
-// goroutine exits instead of handing it to other goroutines.
-func startJoined(start func() error, joins []nsJoin) error {
-	if len(joins) == 0 {
+// A thread that joined namespaces stays locked and is never unlocked: it
+// now lives in the container's namespaces, and the Go runtime ends a locked
+// thread when its goroutine exits instead of handing it to other
+// goroutines. A thread that only visited the cgroups goes back to the pool
+// once it has left them.
+func startJoined(start func() error, joins []nsJoin, enterCgroup func() (func() error, error)) error {
+	if len(joins) == 0 && enterCgroup == nil {
 		return start()
 	}
 	errc := make(chan error, 1)
 	go func() {
 		goruntime.LockOSThread()
+		leave := func() error { return nil }
+		if enterCgroup != nil {
+			var err error
+			if leave, err = enterCgroup(); err != nil {
+				errc <- fmt.Errorf("%w: %w", errThreadCgroup, err)
+				return
+			}
+		}
 		for _, j := range joins {
 			if err := unix.Setns(int(j.fd.Fd()), j.flag); err != nil {
+				leave()
 				errc <- fmt.Errorf("setns %s: %w", j.what, err)
 				return
 			}
 		}
-		errc <- start()
+		err := start()
+		if leave() == nil && len(joins) == 0 {
+			goruntime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
+
+// errThreadCgroup marks a failure to move the forking thread into the
+// container's cgroups: nothing was started, and moving init in after the
+// fork may still work.
+var errThreadCgroup = errors.New("enter the container's cgroup from the forking thread")
