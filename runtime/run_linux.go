@@ -19,6 +19,12 @@ type RunOpts struct {
 	// process has been exec'd, before Run waits for it: a front end that
 	// runs the container from a monitor process reports "running" there.
 	Started func(pid int)
+	// Created, when set, is called with init's pid once the container
+	// exists (its namespaces are made, init waits for start) and before
+	// it starts: the moment a front end wires the network namespace, as
+	// podman does between create and start. An error ends the run before
+	// the user's process ever runs.
+	Created func(pid int) error
 }
 
 // Run creates and starts a container and, unless detached, waits for it,
@@ -39,6 +45,9 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 		defer signal.Stop(sigs)
 	}
 	rec, err := r.loadRecord(id)
+	if err == nil && o.Created != nil {
+		err = o.Created(rec.Pid)
+	}
 	if err == nil {
 		err = r.start(rec)
 	}

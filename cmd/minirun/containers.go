@@ -76,8 +76,14 @@ func containerList(ctx *cli.Context) error {
 		if st.Status != container.StatusRunning && !ctx.Bool("all") {
 			continue
 		}
+		var ports []string
+		if st.Status == container.StatusRunning {
+			for _, p := range r.Network.Published {
+				ports = append(ports, p.String())
+			}
+		}
 		rows = append(rows, row{ID: r.ID, Name: r.Name, Image: familiar(r.Image), Command: strings.Join(r.Command, " "),
-			Created: r.Created, Status: statusLine(st), State: st.Status, Exit: st.ExitCode})
+			Created: r.Created, Status: statusLine(st), State: st.Status, Exit: st.ExitCode, Ports: strings.Join(ports, ", ")})
 	}
 	switch {
 	case ctx.Bool("quiet"):
@@ -313,6 +319,9 @@ var gcCommand = &cli.Command{
 		}
 		for _, n := range rep.Dirs {
 			fmt.Println("unfinished container directory removed:", n)
+		}
+		for _, id := range rep.Networks {
+			fmt.Println("network released:", id)
 		}
 		return nil
 	},

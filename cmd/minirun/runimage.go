@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/minirun/minirun/network"
 	"github.com/minirun/minirun/runtime/container"
 	"github.com/minirun/minirun/runtime/spec"
 )
@@ -39,7 +40,13 @@ var imageRunFlags = []cli.Flag{
 	&cli.StringSliceFlag{Name: "ulimit", Usage: "`NAME=SOFT[:HARD]` (nofile=1024:2048)"},
 	&cli.StringSliceFlag{Name: "sysctl", Usage: "`KEY=VALUE` (namespaced ones only)"},
 	&cli.BoolFlag{Name: "init", Usage: "run a small reaper as pid 1 that forwards signals"},
-	&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "none", Usage: "none or host (bridge comes with networking)"},
+	&cli.StringFlag{Name: "network", Aliases: []string{"net"}, Value: "bridge", Usage: "bridge, none, host, container:`NAME` or a network's name"},
+	&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: `[HOSTIP:][HOSTPORT:]PORT[/tcp|udp]`"},
+	&cli.BoolFlag{Name: "publish-all", Aliases: []string{"P"}, Usage: "publish every port the image exposes on a random host port"},
+	&cli.StringSliceFlag{Name: "dns", Usage: "name server `ADDRESS` for /etc/resolv.conf"},
+	&cli.StringSliceFlag{Name: "dns-search", Usage: "search `DOMAIN` for /etc/resolv.conf"},
+	&cli.StringSliceFlag{Name: "dns-option", Usage: "`OPTION` for /etc/resolv.conf"},
+	&cli.StringSliceFlag{Name: "add-host", Usage: "`NAME:ADDRESS` line for /etc/hosts"},
 	&cli.StringFlag{Name: "stop-signal", Usage: "`SIGNAL` for stop (default: the image's, else TERM)"},
 	&cli.IntFlag{Name: "stop-timeout", Usage: "`SECONDS` stop waits before SIGKILL (default 10)"},
 	&cli.StringSliceFlag{Name: "label", Aliases: []string{"l"}, Usage: "`KEY=VALUE` annotation"},
@@ -64,7 +71,6 @@ func imageRun(ctx *cli.Context) (container.RunOptions, error) {
 		CapAdd:          ctx.StringSlice("cap-add"),
 		CapDrop:         ctx.StringSlice("cap-drop"),
 		Privileged:      ctx.Bool("privileged"),
-		Network:         ctx.String("network"),
 		StopSignal:      ctx.String("stop-signal"),
 		Init:            ctx.Bool("init"),
 		Labels:          map[string]string{},
@@ -154,6 +160,21 @@ func imageRun(ctx *cli.Context) (container.RunOptions, error) {
 		}
 		vols = append(vols, vs)
 	}
+	net := container.NetworkOptions{
+		Network:    ctx.String("network"),
+		PublishAll: ctx.Bool("publish-all"),
+		DNS:        ctx.StringSlice("dns"),
+		DNSSearch:  ctx.StringSlice("dns-search"),
+		DNSOptions: ctx.StringSlice("dns-option"),
+		AddHosts:   ctx.StringSlice("add-host"),
+	}
+	for _, v := range ctx.StringSlice("publish") {
+		ps, err := network.ParsePort(v)
+		if err != nil {
+			return container.RunOptions{}, fmt.Errorf("--publish: %w", err)
+		}
+		net.Ports = append(net.Ports, ps...)
+	}
 	po, err := pullOptions(ctx, os.Stderr)
 	if err != nil {
 		return container.RunOptions{}, err
@@ -169,6 +190,7 @@ func imageRun(ctx *cli.Context) (container.RunOptions, error) {
 		Notice:      os.Stderr,
 		Spec:        r,
 		Volumes:     vols,
+		Net:         net,
 		StopTimeout: ctx.Int("stop-timeout"),
 		Log:         container.LogOptions{MaxSize: 10 << 20, MaxFiles: 3},
 	}, nil

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minirun/minirun/image"
+	"github.com/minirun/minirun/network"
 	"github.com/minirun/minirun/runtime"
 )
 
@@ -50,6 +51,8 @@ type Record struct {
 	// Options is how it was made, for start and inspect.
 	Options RecordOptions `json:"options"`
 	State   State         `json:"state"`
+	// Network is how it is networked, and its address while it runs.
+	Network NetworkSettings `json:"network"`
 }
 
 // RecordOptions are the run flags a container keeps for its later life.
@@ -85,6 +88,7 @@ type Manager struct {
 	rt    *runtime.Runtime
 	log   *slog.Logger
 	dir   string
+	nets  *network.Manager // opened on first use: see Networks
 }
 
 // New returns a Manager whose containers live under the store.

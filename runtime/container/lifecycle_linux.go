@@ -169,6 +169,9 @@ func (m *Manager) Remove(r *Record, force bool) error {
 	if err := m.rt.Delete(r.ID, true); err != nil && !errors.Is(err, runtime.ErrNotExist) {
 		return err
 	}
+	if err := m.netRemove(r); err != nil {
+		return err
+	}
 	m.removeDir(r.ID)
 	return nil
 }
@@ -211,6 +214,7 @@ type GCReport struct {
 	Containers []string // removed containers (--rm ones whose monitor died)
 	States     []string // runtime states of exited containers
 	Dirs       []string // half-made container directories
+	Networks   []string // containers whose leases, rules or veths went
 }
 
 // GC removes what crashes left: the runtime state (and so the cgroup) of
@@ -256,7 +260,11 @@ func (m *Manager) GC() (*GCReport, error) {
 			rep.Containers = append(rep.Containers, r.Name)
 		}
 	}
-	return rep, nil
+	// After the records: a lease whose container went above is released
+	// now, not by the next gc.
+	nets, err := m.netGC(context.Background())
+	rep.Networks = nets
+	return rep, err
 }
 
 // ExecFlags adapts exec's flags to an image container, as docker exec

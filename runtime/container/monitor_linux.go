@@ -103,9 +103,18 @@ func monitor(storeRoot, rtRoot, id string, status *os.File) error {
 		devnull.Close()
 	})
 	started := false
+	attach, netDown, err := m.netUp(context.Background(), rec)
+	if err != nil {
+		closeOurs()
+		outW.Close()
+		copies.Wait()
+		return err
+	}
+	defer netDown()
 	es, err := m.rt.Run(id, runtime.RunOpts{
 		CreateOpts: runtime.CreateOpts{Bundle: m.path(id), Overlay: ov,
 			Stdio: runtime.Stdio{Stdin: devnull, Stdout: outW, Stderr: errW}},
+		Created: attach,
 		Started: func(pid int) {
 			// The container holds its own copies of the pipes now; ours
 			// must go, or the log copies would never see EOF.
@@ -137,6 +146,7 @@ func monitor(storeRoot, rtRoot, id string, status *os.File) error {
 	case <-done:
 	case <-time.After(5 * time.Second):
 	}
+	netDown()
 	m.update(id, func(r *Record) {
 		r.State = exited(r.State, es)
 		if err != nil {

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/minirun/minirun/image"
@@ -45,7 +45,9 @@ type RunOptions struct {
 	// are filled in here.
 	Spec spec.ImageRun
 	// Volumes are -v's, parsed; named ones live under STORE/volumes.
-	Volumes     []spec.VolumeSpec
+	Volumes []spec.VolumeSpec
+	// Net are the network flags: --network, -p, -P, --dns...
+	Net         NetworkOptions
 	StopTimeout int
 	Log         LogOptions
 
@@ -138,10 +140,15 @@ func (m *Manager) prepare(id, name string, im *image.Image, o RunOptions) (*Reco
 	r := o.Spec
 	r.Image = im.Config
 	r.RootFS = view
-	if r.Hostname == "" && r.Network != "host" {
+	ns, err := m.networkSettings(o.Net, im.Config.Config.ExposedPorts)
+	if err != nil {
+		return nil, err
+	}
+	specNetwork(ns, &r)
+	if r.Hostname == "" && ns.Mode != NetHost {
 		r.Hostname = id[:12]
 	}
-	if r.EtcFiles, err = m.etcFiles(id, r.Hostname); err != nil {
+	if r.EtcFiles, err = m.etcFiles(id, r.Hostname, ns); err != nil {
 		return nil, err
 	}
 	if r.Volumes, err = m.volumes(id, o.Volumes); err != nil {
@@ -176,7 +183,7 @@ func (m *Manager) prepare(id, name string, im *image.Image, o RunOptions) (*Reco
 		Created: time.Now().UTC(), Command: s.Process.Args,
 		Options: RecordOptions{AutoRemove: o.Remove, Detach: o.Detach, Terminal: r.Terminal, Init: r.Init, StopSignal: stopSignal, StopTimeout: o.StopTimeout,
 			Labels: r.Labels, LogMaxSize: o.Log.MaxSize, LogMaxFiles: o.Log.MaxFiles},
-		State: State{Status: StatusCreated}}
+		State: State{Status: StatusCreated}, Network: ns}
 	if err := m.save(rec); err != nil {
 		return nil, err
 	}
@@ -185,16 +192,21 @@ func (m *Manager) prepare(id, name string, im *image.Image, o RunOptions) (*Reco
 
 // etcFiles writes the container's /etc/hostname, /etc/hosts and
 // /etc/resolv.conf, which are bind-mounted over the image's, as docker
-// does: they belong to the container, not to the image.
-func (m *Manager) etcFiles(id, hostname string) (map[string]string, error) {
-	hosts := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	if hostname != "" {
-		hosts += "127.0.1.1\t" + hostname + "\n"
+// does: they belong to the container, not to the image. On a bridge,
+// /etc/hosts is written again with the address at each start.
+func (m *Manager) etcFiles(id, hostname string, ns NetworkSettings) (map[string]string, error) {
+	h, err := hosts(hostname, netip.Addr{}, ns.AddHosts)
+	if err != nil {
+		return nil, err
+	}
+	resolv, err := m.resolvConf(ns)
+	if err != nil {
+		return nil, err
 	}
 	files := map[string]string{
 		"/etc/hostname":    hostname + "\n",
-		"/etc/hosts":       hosts,
-		"/etc/resolv.conf": resolvConf(),
+		"/etc/hosts":       h,
+		"/etc/resolv.conf": resolv,
 	}
 	out := map[string]string{}
 	for target, content := range files {
@@ -205,25 +217,6 @@ func (m *Manager) etcFiles(id, hostname string) (map[string]string, error) {
 		out[target] = p
 	}
 	return out, nil
-}
-
-// resolvConf is the host's resolv.conf without loopback name servers,
-// which would be the container's own loopback: systemd-resolved's stub
-// (127.0.0.53) is replaced by the upstream list it keeps.
-func resolvConf() string {
-	b, err := os.ReadFile("/run/systemd/resolve/resolv.conf")
-	if err != nil {
-		b, _ = os.ReadFile("/etc/resolv.conf")
-	}
-	var out []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && f[0] == "nameserver" && (strings.HasPrefix(f[1], "127.") || f[1] == "::1") {
-			continue
-		}
-		out = append(out, line)
-	}
-	return strings.TrimRight(strings.Join(out, "\n"), "\n") + "\n"
 }
 
 // volumes turns -v's into bind mounts: a host path as is; a named volume
@@ -296,8 +289,14 @@ func (m *Manager) runForeground(rec *Record, o RunOptions) (runtime.ExitStatus, 
 		defer devnull.Close()
 		stdio.Stdin = devnull
 	}
+	attach, netDown, err := m.netUp(context.Background(), rec)
+	if err != nil {
+		return runtime.ExitStatus{}, err
+	}
+	defer netDown()
 	es, err := m.rt.Run(rec.ID, runtime.RunOpts{
 		CreateOpts: runtime.CreateOpts{Bundle: m.path(rec.ID), Overlay: ov, Stdio: stdio},
+		Created:    attach,
 		Started: func(pid int) {
 			m.update(rec.ID, func(r *Record) {
 				r.State = State{Status: StatusRunning, Pid: pid, MonitorPid: os.Getpid(), StartedAt: time.Now().UTC()}

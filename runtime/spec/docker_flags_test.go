@@ -212,13 +212,27 @@ func TestFromImageNetwork(t *testing.T) {
 		t.Errorf("--network host: sysctl %v, want none", s.Linux.Sysctl)
 	}
 
-	for _, network := range []string{"bridge", "default", "container:web", "mynet"} {
+	// bridge: a namespace of its own, as none; container: the one at
+	// NetNS.
+	if s := mustDockerRun(t, func(r *ImageRun) { r.Network = "bridge" }); netNS(s) != 1 {
+		t.Errorf("--network bridge: namespaces %+v, want one new network namespace", s.Linux.Namespaces)
+	}
+	s = mustDockerRun(t, func(r *ImageRun) { r.Network, r.NetNS = "container", "/proc/42/ns/net" })
+	isNet := func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace }
+	if i := slices.IndexFunc(s.Linux.Namespaces, isNet); i < 0 || s.Linux.Namespaces[i].Path != "/proc/42/ns/net" || slices.IndexFunc(s.Linux.Namespaces[i+1:], isNet) >= 0 {
+		t.Errorf("--network container: namespaces %+v, want the network namespace /proc/42/ns/net", s.Linux.Namespaces)
+	}
+	if _, err := dockerRun(t, func(r *ImageRun) { r.Network = "container" }); err == nil {
+		t.Error("--network container without a namespace path: no error")
+	}
+
+	for _, network := range []string{"default", "container:web", "mynet"} {
 		_, err := dockerRun(t, func(r *ImageRun) { r.Network = network })
 		if !errors.Is(err, ErrUnsupportedNetwork) {
 			t.Errorf("--network %s: %v, want ErrUnsupportedNetwork", network, err)
 			continue
 		}
-		want := "--network " + network + ": unsupported network: only none and host are available, bridge networking is not there yet"
+		want := "--network " + network + ": unsupported network: want bridge, none, host or container"
 		if err.Error() != want {
 			t.Errorf("--network %s: %q, want %q", network, err, want)
 		}

@@ -457,7 +457,7 @@ func TestFromImageDockerFailures(t *testing.T) {
 	failures := map[string]func(r *ImageRun){
 		"cap-add":      func(r *ImageRun) { r.CapAdd = []string{"FOO"} },
 		"ulimit":       func(r *ImageRun) { r.Ulimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 2, Hard: 1}} },
-		"network":      func(r *ImageRun) { r.Network = "bridge" },
+		"network":      func(r *ImageRun) { r.Network = "mynet" },
 		"sysctl":       func(r *ImageRun) { r.Sysctls = map[string]string{"vm.swappiness": "1"} },
 		"init":         func(r *ImageRun) { r.InitPath = "" },
 		"volume":       func(r *ImageRun) { r.Volumes = append(r.Volumes, Volume{Source: "/x", Target: "/data"}) },

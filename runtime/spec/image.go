@@ -154,12 +154,15 @@ type ImageRun struct {
 	// Sysctls (--sysctl, see [ParseSysctl]) are laid over base's; each
 	// must be namespaced, in a namespace the container has.
 	Sysctls map[string]string
-	// Network (--network) is "none", a network namespace of the
-	// container's own with a loopback interface only (DockerDefault's), or
-	// "host", no network namespace: the host's network. Anything else,
-	// bridge included, is an error wrapping [ErrUnsupportedNetwork]. ""
-	// leaves base's namespaces as they are.
+	// Network (--network) is "none" or "bridge", a network namespace of
+	// the container's own with a loopback interface only (DockerDefault's;
+	// for a bridge the front end adds the rest between create and start),
+	// "host", no network namespace: the host's network, or "container",
+	// the namespace at the path NetNS (another container's,
+	// /proc/PID/ns/net). Anything else is an error wrapping
+	// [ErrUnsupportedNetwork]. "" leaves base's namespaces as they are.
 	Network string
+	NetNS   string
 	// Labels (-l, --label) become annotations, over the image's labels.
 	Labels map[string]string
 	// StopSignal (--stop-signal) becomes the annotation

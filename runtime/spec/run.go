@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,7 +16,7 @@ import (
 
 // ErrUnsupportedNetwork is wrapped by the error for an [ImageRun].Network
 // minirun cannot give a container yet.
-var ErrUnsupportedNetwork = errors.New("unsupported network: only none and host are available, bridge networking is not there yet")
+var ErrUnsupportedNetwork = errors.New("unsupported network: want bridge, none, host or container")
 
 // Volume is a bind mount of a host directory or file into the container:
 // -v/--volume once the caller has found the host directory behind it (see
@@ -110,7 +111,7 @@ func planRun(base *specs.Spec, r ImageRun) (*runChanges, error) {
 		return nil, err
 	}
 
-	namespaces, netChanged, err := runNamespaces(base, r.Network)
+	namespaces, netChanged, err := runNamespaces(base, r.Network, r.NetNS)
 	if err != nil {
 		return nil, err
 	}
@@ -330,24 +331,31 @@ func runRlimits(base, ulimits []specs.POSIXRlimit) ([]specs.POSIXRlimit, error) 
 	return rlimits, nil
 }
 
-// runNamespaces returns the namespaces after --network, and whether they
-// differ from base's.
-func runNamespaces(base *specs.Spec, network string) ([]specs.LinuxNamespace, bool, error) {
+// runNamespaces returns the namespaces after --network (and the namespace
+// a "container" network joins), and whether they differ from base's.
+func runNamespaces(base *specs.Spec, network, netns string) ([]specs.LinuxNamespace, bool, error) {
 	var namespaces []specs.LinuxNamespace
 	if base.Linux != nil {
 		namespaces = base.Linux.Namespaces
 	}
 	isNet := func(ns specs.LinuxNamespace) bool { return ns.Type == specs.NetworkNamespace }
+	own := func(ns specs.LinuxNamespace) ([]specs.LinuxNamespace, bool, error) {
+		return slices.Concat(slices.DeleteFunc(slices.Clone(namespaces), isNet), []specs.LinuxNamespace{ns}), true, nil
+	}
 	switch network {
 	case "":
 		return namespaces, false, nil
-	case "none":
-		// A namespace of its own, new: only a loopback interface.
-		namespaces = slices.Concat(slices.DeleteFunc(slices.Clone(namespaces), isNet),
-			[]specs.LinuxNamespace{{Type: specs.NetworkNamespace}})
-		return namespaces, true, nil
+	case "none", "bridge":
+		// A namespace of its own, new: only a loopback interface, until
+		// the front end wires a bridged one between create and start.
+		return own(specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	case "host":
 		return slices.DeleteFunc(slices.Clone(namespaces), isNet), true, nil
+	case "container":
+		if !filepath.IsAbs(netns) {
+			return nil, false, fmt.Errorf("--network container: the namespace to join is %q, want an absolute path", netns)
+		}
+		return own(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netns})
 	}
 	return nil, false, fmt.Errorf("--network %s: %w", network, ErrUnsupportedNetwork)
 }
