@@ -93,7 +93,7 @@ func BenchmarkRunImage(b *testing.B) {
 		times []time.Duration
 	}{
 		{name: "minirun", cmd: func(int) *exec.Cmd {
-			return exec.Command(runtimePath, "--root", filepath.Join(states, "minirun"), "--store", store, "run", "--rm", "--pull", "never", ref, "true")
+			return exec.Command(runtimePath, "--root", filepath.Join(states, "minirun"), "--store", store, "run", "--rm", "--network", "none", "--pull", "never", ref, "true")
 		}},
 		{name: "runc", cmd: func(i int) *exec.Cmd {
 			return exec.Command(runc, "--root", filepath.Join(states, "runc"), "run", "--bundle", dir, "bench-"+strconv.Itoa(i))

@@ -2,7 +2,8 @@
 # make demo: build a busybox image locally (no network: busybox-static and
 # tar are all it takes), load it into minirun's image store, and run it.
 # On a terminal you get a shell inside the container; otherwise a short
-# tour prints and exits.
+# tour prints and exits. --network none: the demo leaves the host's network
+# as it is (no bridge, no nftables table, no ip_forward).
 #
 # The image is written as `docker save` writes one: a tar holding each
 # layer as a tar, the image config (JSON) and a manifest.json naming them.
@@ -47,6 +48,6 @@ fi
 "$bin" images
 if [ -t 0 ] && [ -t 1 ]; then
 	echo "demo: a shell in a fresh container (pid, mount, uts, ipc, net, cgroup namespaces); exit to leave"
-	exec "$bin" run --rm "$image" sh
+	exec "$bin" run --rm --network none "$image" sh
 fi
-exec "$bin" run --rm "$image" sh -c 'echo hello from $(hostname), I am pid $$ in $(pwd); echo; ps; echo; echo mounts:; cat /proc/self/mounts; echo; grep Cap /proc/self/status; echo; ls -l /proc/self/ns'
+exec "$bin" run --rm --network none "$image" sh -c 'echo hello from $(hostname), I am pid $$ in $(pwd); echo; ps; echo; echo mounts:; cat /proc/self/mounts; echo; grep Cap /proc/self/status; echo; ls -l /proc/self/ns'

@@ -30,6 +30,17 @@
 // container after --rm. What a killed monitor could not record, Status
 // works out from the runtime's state, and GC cleans up.
 //
+// A bridged container (network_linux.go, package network) is wired in the
+// gap the OCI lifecycle leaves between create and start, as podman does:
+// its address and host ports are leased before init exists (a taken port
+// fails the run before anything starts), /etc/hosts gets the address, and
+// once init waits in its new network namespace the veth is made there
+// (runtime.RunOpts.Created). Whoever waits for the container (the
+// foreground run or the monitor) releases the lease and rules at the exit;
+// the kernel deletes the veth with the namespace. --network container:NAME
+// points config.json at the other container's /proc/PID/ns/net anew at each
+// start.
+//
 // With --init the container's pid 1 is minirun again, as a reaper
 // (reaper_linux.go): pid 1 of a pid namespace must reap orphans and gets
 // only the signals it handles (pid_namespaces(7)).
@@ -40,5 +51,5 @@
 // uses.
 //
 // Man pages: setsid(2), prctl(2) (PR_SET_CHILD_SUBREAPER),
-// pid_namespaces(7), flock(2).
+// pid_namespaces(7), network_namespaces(7), flock(2).
 package container

@@ -49,7 +49,7 @@ GOTAGS=(-trimpath -tags urfave_cli_no_docs)
 
 # Modules the tests need, loaded at boot; their dependencies come from each
 # module's depends= field. virtio_pci + virtio_blk are for the scratch disk.
-MODULES="overlay veth bridge nf_tables nfnetlink nft_chain_nat nft_nat nft_masq nf_nat nf_conntrack nft_ct dummy virtio_pci virtio_blk"
+MODULES="overlay veth bridge nf_tables nfnetlink nft_chain_nat nft_nat nft_masq nf_nat nf_conntrack nft_ct nft_fib nft_fib_ipv4 dummy virtio_pci virtio_blk"
 # Programs the tests run in the guest besides busybox's: the image tests
 # start docker-registry on 127.0.0.1 and read the store back with skopeo
 # (inspect, copy --insecure-policy) and umoci (raw unpack). Debian's, so
