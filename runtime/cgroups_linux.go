@@ -16,7 +16,7 @@ import (
 // newCgroup makes the container's cgroup before its init exists, so that
 // init can be born in it (CLONE_INTO_CGROUP): no instant of the container
 // is outside its limits.
-func (r *Runtime) newCgroup(id string, s *specs.Spec) (*cgroups.Manager, error) {
+func (r *Runtime) newCgroup(id, dir string, s *specs.Spec) (*cgroups.Manager, error) {
 	var path string
 	if s.Linux != nil {
 		path = s.Linux.CgroupsPath
@@ -42,6 +42,11 @@ func (r *Runtime) newCgroup(id string, s *specs.Spec) (*cgroups.Manager, error) 
 	}
 	m, err := cgroups.New(cgroups.Config{Path: path, ID: id, Resources: res, Log: r.Log})
 	if err != nil {
+		return nil, err
+	}
+	// Said before it is made: killed from here to the record, minirun
+	// would otherwise leave a cgroup nothing names (see orphanCgroup).
+	if err := writeJSON(dir, cgroupFile, m.State()); err != nil {
 		return nil, err
 	}
 	if err := m.Create(); err != nil {
@@ -87,6 +92,27 @@ func resourcesOf(s *specs.Spec) *specs.LinuxResources {
 	}
 	res.Devices = rules
 	return &res
+}
+
+// removeOrphanCgroup removes the cgroup of a create that was killed before
+// it wrote its record, found through cgroupFile: its init, if it got that
+// far, ends by itself when its parent's socket closes, and is killed here
+// if it has not yet.
+func (r *Runtime) removeOrphanCgroup(dir string) error {
+	var st cgroups.State
+	if err := readJSON(filepath.Join(dir, cgroupFile), &st); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	cg := cgroups.Load(st, r.Log)
+	cg.Kill()
+	if err := cg.Destroy(); err != nil {
+		return err
+	}
+	removeDefaultParents(st)
+	return nil
 }
 
 // cgroupOf rebuilds the manager of a container from its record, or nil

@@ -230,7 +230,7 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	if mountNS != nil {
 		extra = append(extra, mountNS)
 	}
-	if cg, err = r.newCgroup(id, s); err != nil {
+	if cg, err = r.newCgroup(id, dir, s); err != nil {
 		return nil, nil, err
 	}
 	cgDir, err := bornInCgroup(cg, cfg, &sys.Cloneflags, &sys.UseCgroupFD, &sys.CgroupFD)

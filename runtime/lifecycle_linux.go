@@ -317,7 +317,11 @@ func (r *Runtime) Delete(id string, force bool) error {
 	defer lock.unlock()
 	rec, err := r.loadRecord(id)
 	if errors.Is(err, ErrNotExist) {
-		// A create that crashed before writing its record: nothing runs.
+		// A create that crashed before writing its record: nothing of
+		// the container runs, but its cgroup may exist.
+		if err := r.removeOrphanCgroup(r.dir(id)); err != nil {
+			return err
+		}
 		return os.RemoveAll(r.dir(id))
 	}
 	if err != nil {

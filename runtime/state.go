@@ -19,6 +19,10 @@ const (
 	recordFile = "state.json" // the record below, written once create succeeds
 	exitFile   = "exit.json"  // how init ended, when minirun saw it end
 	fifoFile   = "exec.fifo"  // exists from create until start: init blocks on it
+	// cgroupFile names the cgroup create is about to make, written before
+	// it exists: a create killed before its record leaves this for delete
+	// and gc to find the cgroup by.
+	cgroupFile = "cgroup.json"
 )
 
 // Status is a container's status as the OCI runtime spec names it.

@@ -20,22 +20,40 @@
 // cannot tell an unregistered child from an orphan. At the end it
 // fails the run if anything leaked: a mount under its temp dirs, a state dir
 // under a per-test --root, or a container process still alive.
+//
+// As root, TestMain first re-executes the test binary in a network
+// namespace of its own (CLONE_NEWNET, marked by MINIRUN_TEST_IN_NETNS=1),
+// with lo up, and exits with its status. Everything the suite starts (the
+// test registry on 127.0.0.1, minirun, runc, podman in the benchmarks)
+// lives there: the bridges, veths, nftables tables and sysctls that
+// container networking makes never reach the machine's own namespace, and
+// go with the namespace when the run ends. The leak check adds what
+// minirun's networking leaves there: veths mr-*, bridges minirunN of named
+// networks, nftables rules of containers ("minirun ctr ID") and leases
+// under the stores the tests made.
 package test
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/userdata"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,7 +67,23 @@ var (
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
+// netnsEnv marks the test binary that runs in the suite's own network
+// namespace.
+const netnsEnv = "MINIRUN_TEST_IN_NETNS"
+
+// inSuiteNetns: this process is that binary.
+var inSuiteNetns = os.Getenv(netnsEnv) == "1"
+
 func testMain(m *testing.M) int {
+	if os.Geteuid() == 0 && !inSuiteNetns {
+		return inThrowawayNetns()
+	}
+	if inSuiteNetns {
+		if err := linkUp("lo"); err != nil {
+			fmt.Fprintln(os.Stderr, "test setup: in the suite's network namespace:", err)
+			return 1
+		}
+	}
 	dir, err := os.MkdirTemp("", "minirun-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test setup:", err)
@@ -76,6 +110,55 @@ func testMain(m *testing.M) int {
 		os.RemoveAll(suiteDir)
 	}
 	return code
+}
+
+// inThrowawayNetns runs this test binary again, with the same arguments,
+// in a new network namespace, passes on the signals a terminal or go test
+// sends (SIGQUIT is go test's timeout: the child prints its goroutines),
+// and returns its exit status. The child dies with this process.
+func inThrowawayNetns() int {
+	// The one step that may need the machine's network: the namespace
+	// has none.
+	if _, err := busyboxPath(); err != nil {
+		fmt.Fprintln(os.Stderr, "test setup:", err)
+		return 1
+	}
+	runtime.LockOSThread() // Pdeathsig follows the thread that started the child
+	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), netnsEnv+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET, Pdeathsig: syscall.SIGKILL}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "test setup: run the tests in a network namespace of their own:", err)
+		return 1
+	}
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		fmt.Fprintf(os.Stderr, "the tests (pid %d, in their network namespace) were killed by %v\n", cmd.Process.Pid, ws.Signal())
+		return 128 + int(ws.Signal())
+	}
+	return cmd.ProcessState.ExitCode()
+}
+
+// linkUp sets a link of this process's network namespace up.
+func linkUp(name string) error {
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("find link %s: %w", name, err)
+	}
+	if err := netlink.LinkSetUp(l); err != nil {
+		return fmt.Errorf("set link %s up: %w", name, err)
+	}
+	return nil
 }
 
 func setup() error {
@@ -172,8 +255,9 @@ var etcFiles = map[string]string{
 // host dirs, so the shared rootfs needs no new mount point) and homes.
 var rootfsDirs = []string{"bin", "proc", "sys", "dev", "etc", "tmp", "mnt", "root", "home/user"}
 
-// buildRootfs makes the shared busybox rootfs with every applet.
-func buildRootfs(dir, probe string) (string, error) {
+// busyboxPath is the static busybox for the rootfs, installed with apt-get
+// when missing (MINIRUN_TEST_BUSYBOX names one elsewhere, never installed).
+func busyboxPath() (string, error) {
 	bb := "/bin/busybox"
 	if env := os.Getenv("MINIRUN_TEST_BUSYBOX"); env != "" {
 		bb = env // a static busybox elsewhere; never installed for it
@@ -182,6 +266,15 @@ func buildRootfs(dir, probe string) (string, error) {
 		if b, err := exec.Command("apt-get", "install", "-y", "busybox-static").CombinedOutput(); err != nil {
 			return "", fmt.Errorf("install busybox-static: %w\n%s", err, b)
 		}
+	}
+	return bb, nil
+}
+
+// buildRootfs makes the shared busybox rootfs with every applet.
+func buildRootfs(dir, probe string) (string, error) {
+	bb, err := busyboxPath()
+	if err != nil {
+		return "", err
 	}
 	list, err := exec.Command(bb, "--list").Output()
 	if err != nil {
@@ -459,6 +552,7 @@ func findLeaks() []string {
 			leaks = append(leaks, "state "+filepath.Join(r, s))
 		}
 	}
+	leaks = append(leaks, netLeaks()...)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		reapOrphans() // the tests are over: no command of theirs is left to Wait
@@ -493,4 +587,119 @@ func findLeaks() []string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// --- network leaks -----------------------------------------------------------
+
+// netLeftovers lists what minirun's networking has in the suite's
+// namespace that belongs to containers or to named networks: links mr-*
+// (host ends of veths) and minirunN other than minirun0 (the default
+// network's bridge stays once made, as docker0 does), and the rules of
+// table ip minirun whose comment names a container ("minirun ctr ID").
+// Nothing outside the suite's namespace is ever looked at.
+func netLeftovers() (links, rules []string, err error) {
+	if !inSuiteNetns {
+		return nil, nil, nil
+	}
+	ls, err := netlink.LinkList()
+	if err != nil {
+		return nil, nil, fmt.Errorf("list links: %w", err)
+	}
+	for _, l := range ls {
+		name := l.Attrs().Name
+		if strings.HasPrefix(name, "mr-") || strings.HasPrefix(name, "minirun") && name != "minirun0" {
+			links = append(links, fmt.Sprintf("%s (%s)", name, l.Type()))
+		}
+	}
+	rules, err = ctrRules()
+	return links, rules, err
+}
+
+// ctrRules lists the rules of table ip minirun tagged "minirun ctr ...",
+// as "CHAIN: TAG". The tag is the rule's comment, an nftables user data
+// TLV, read the way network/nft_linux.go writes it.
+func ctrRules() ([]string, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return nil, fmt.Errorf("connect to nftables: %w", err)
+	}
+	tables, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, fmt.Errorf("list nftables tables: %w", err)
+	}
+	var table *nftables.Table
+	for _, t := range tables {
+		if t.Name == "minirun" {
+			table = t
+		}
+	}
+	if table == nil {
+		return nil, nil
+	}
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, fmt.Errorf("list nftables chains: %w", err)
+	}
+	var out []string
+	for _, ch := range chains {
+		if ch.Table.Name != table.Name {
+			continue
+		}
+		rules, err := c.GetRules(table, ch)
+		if err != nil {
+			return nil, fmt.Errorf("list the rules of chain %s: %w", ch.Name, err)
+		}
+		for _, r := range rules {
+			if tag, _ := userdata.GetString(r.UserData, userdata.TypeComment); strings.HasPrefix(tag, "minirun ctr ") {
+				out = append(out, ch.Name+": "+tag)
+			}
+		}
+	}
+	return out, nil
+}
+
+// leaseFiles lists the lease files under a store (STORE/networks/leases).
+func leaseFiles(store string) []string {
+	files, _ := filepath.Glob(filepath.Join(store, "networks", "leases", "*.json"))
+	return files
+}
+
+// lateLeaks are leaks found when a test ended, in places gone by the end
+// of the run (a store in a test's temp dir).
+var lateLeaks struct {
+	sync.Mutex
+	list []string
+}
+
+func noteLeak(s string) {
+	lateLeaks.Lock()
+	lateLeaks.list = append(lateLeaks.list, s)
+	lateLeaks.Unlock()
+}
+
+// netLeaks is the network part of the final leak check: what the tests'
+// ends found, lease files under any store still in the suite dir, and the
+// links and container rules still in the suite's namespace.
+func netLeaks() []string {
+	lateLeaks.Lock()
+	leaks := append([]string(nil), lateLeaks.list...)
+	lateLeaks.Unlock()
+	filepath.WalkDir(suiteDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".json") &&
+			filepath.Base(filepath.Dir(path)) == "leases" && filepath.Base(filepath.Dir(filepath.Dir(path))) == "networks" {
+			leaks = append(leaks, "lease "+path)
+		}
+		return nil
+	})
+	links, rules, err := netLeftovers()
+	if err != nil {
+		leaks = append(leaks, "network check failed: "+err.Error())
+	}
+	for _, l := range links {
+		leaks = append(leaks, "link "+l+" in the suite's network namespace")
+	}
+	for _, r := range rules {
+		leaks = append(leaks, "nftables rule of table ip minirun, "+r)
+	}
+	return leaks
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,9 @@ func rt(t *testing.T, args ...string) result {
 
 func rtWith(t *testing.T, o rtOpts, args ...string) result {
 	t.Helper()
+	if len(args) >= 2 && args[0] == "--store" {
+		watchStore(t, args[1])
+	}
 	full := append([]string{"--root", rootFor(t)}, args...)
 	r := result{args: append([]string{filepath.Base(runtimePath)}, full...), code: -1}
 	if n := timeouts.Load(); n >= maxTimeouts {
@@ -127,6 +131,60 @@ func rtWith(t *testing.T, o rtOpts, args ...string) result {
 		r.err = err
 	}
 	return r
+}
+
+var storesWatched = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
+
+// watchStore checks, when the test that first used store ends, that the
+// store has no lease left and that no veth, bridge of a named network or
+// container rule appeared in the suite's namespace during the test. The
+// check is registered at the store's first use, the pull of newCtrEnv, so
+// it runs after the containers were removed (cleanups run last-in
+// first-out) and before the store's temp dir goes; it waits a moment for
+// a --rm container's monitor to finish.
+func watchStore(t *testing.T, store string) {
+	if !inSuiteNetns {
+		return
+	}
+	storesWatched.Lock()
+	seen := storesWatched.m[store]
+	storesWatched.m[store] = true
+	storesWatched.Unlock()
+	if seen {
+		return
+	}
+	links0, rules0, _ := netLeftovers()
+	t.Cleanup(func() {
+		var left []string
+		poll(5*time.Second, func() bool {
+			left = nil
+			for _, f := range leaseFiles(store) {
+				left = append(left, "lease "+f)
+			}
+			links, rules, err := netLeftovers()
+			if err != nil {
+				left = append(left, "network check failed: "+err.Error())
+			}
+			for _, l := range links {
+				if !slices.Contains(links0, l) {
+					left = append(left, "link "+l)
+				}
+			}
+			for _, r := range rules {
+				if !slices.Contains(rules0, r) {
+					left = append(left, "nftables rule, "+r)
+				}
+			}
+			return len(left) == 0
+		})
+		for _, l := range left {
+			t.Errorf("network leftover at the end of the test: %s", l)
+			noteLeak(l + " (left by " + t.Name() + ")")
+		}
+	})
 }
 
 // mustRT runs the runtime and fails the test unless it exits 0.

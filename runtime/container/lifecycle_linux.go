@@ -244,13 +244,14 @@ func (m *Manager) GC() (*GCReport, error) {
 			continue
 		}
 		st := m.Status(r)
-		if st.Status == StatusRunning || alive(r.State.MonitorPid) {
+		if st.Status == StatusRunning || alive(r.State.MonitorPid) || alive(r.Network.Holder) {
 			continue
 		}
-		if _, err := m.rt.State(r.ID); err == nil {
-			if err := m.rt.Delete(r.ID, true); err == nil {
-				rep.States = append(rep.States, r.Name)
-			}
+		// Delete also finds the cgroup of a create killed before the
+		// runtime wrote its record (State does not see that one).
+		_, serr := m.rt.State(r.ID)
+		if err := m.rt.Delete(r.ID, true); err == nil && serr == nil {
+			rep.States = append(rep.States, r.Name)
 		}
 		if r.State.Status == StatusRunning {
 			m.update(r.ID, func(r *Record) { r.State = st })
