@@ -48,6 +48,7 @@ bench: deps build ## minirun vs runc and podman (run), and vs skopeo+umoci and p
 	@./test/deps.sh bench
 	$(GO) test -run '^$$' -bench RunTrue -benchtime 200x -count 1 ./test/
 	$(GO) test -run '^$$' -bench RunImage -benchtime 50x -count 1 ./test/
+	$(GO) test -run '^$$' -bench 'RunNetwork|Attach' -benchtime 30x -count 1 ./test/ ./network/
 	$(GO) test -run '^$$' -bench Pull -benchtime 3x -count 1 -timeout 60m ./test/
 
 demo: deps build ## run a busybox container, offline
