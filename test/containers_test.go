@@ -445,7 +445,7 @@ func TestContainerExitCodes(t *testing.T) {
 			if r.code != tc.code {
 				t.Errorf("%v\nwant exit %d", r, tc.code)
 			}
-			stderr := strings.TrimRight(r.stderr, "\n")
+			stderr := strings.TrimRight(networkNotes(r.stderr), "\n")
 			switch {
 			case tc.want == "" && stderr != "":
 				t.Errorf("%v\nwant nothing on stderr", r)
