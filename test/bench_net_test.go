@@ -5,15 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/minirun/minirun/internal/testenv"
-	tr "github.com/minirun/minirun/internal/testregistry"
 )
 
 // BenchmarkRunNetwork times `minirun run --rm IMAGE true` on the default
@@ -28,54 +24,11 @@ func BenchmarkRunNetwork(b *testing.B) {
 	if !inSuiteNetns {
 		b.Fatalf("not in the suite's network namespace (%s unset): refusing to make bridges here", netnsEnv)
 	}
-	podman, err := exec.LookPath("podman")
-	if err != nil {
-		testenv.SkipOrFail(b, "podman is not installed: nothing to compare with (make bench installs it)")
-	}
 	if _, err := exec.LookPath("runc"); err != nil {
 		testenv.SkipOrFail(b, "runc is not installed: podman is run with --runtime runc")
 	}
-	dir, err := os.MkdirTemp("", "minirun-bench-net-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(dir) })
-	states := filepath.Join(dir, "state")
-	if err := os.Mkdir(states, 0o700); err != nil {
-		b.Fatal(err)
-	}
-	if err := unix.Mount("tmpfs", states, "tmpfs", 0, "size=64m"); err != nil {
-		b.Fatalf("mount tmpfs for state: %v", err)
-	}
-	b.Cleanup(func() { unix.Unmount(states, unix.MNT_DETACH) })
-
-	reg := tr.Start(b, tr.Options{})
-	ref := reg.Push(b, "bench:net", tr.Busybox(b, tr.BuildOptions{}).Image)
-	store := filepath.Join(dir, "store")
-	proot := filepath.Join(dir, "podman")
-	prun, err := os.MkdirTemp("/run", "minirun-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pargs := func(args ...string) []string {
-		return append([]string{"--root", proot, "--runroot", prun, "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs"}, args...)
-	}
-	b.Cleanup(func() {
-		exec.Command(podman, pargs("system", "reset", "-f")...).Run()
-		for _, m := range mountsUnder(proot) {
-			unix.Unmount(m, unix.MNT_DETACH)
-		}
-		os.RemoveAll(prun)
-	})
-	must := func(name string, args ...string) {
-		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-	}
-	must(runtimePath, "--store", store, "pull", "-q", ref)
-	archive := filepath.Join(dir, "image.tar")
-	must(runtimePath, "--store", store, "save", "-o", archive, ref)
-	must(podman, pargs("load", "-q", "-i", archive)...)
+	bi := newBenchImage(b, "net")
+	states, store, ref, podman, pargs := bi.states, bi.store, bi.ref, bi.podman, bi.pargs
 	b.Cleanup(func() {
 		// What the bridge runs left: nothing, once each run has returned.
 		if f := leaseFiles(filepath.Join(store)); len(f) > 0 {
@@ -127,12 +80,7 @@ func BenchmarkRunNetwork(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	med := func(ts []time.Duration) float64 {
-		s := append([]time.Duration(nil), ts...)
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		return float64(s[len(s)/2]) / float64(time.Millisecond)
-	}
-	mb, mn, mp := med(ways[0].times), med(ways[1].times), med(ways[2].times)
+	mb, mn, mp := medianMS(ways[0].times), medianMS(ways[1].times), medianMS(ways[2].times)
 	b.ReportMetric(mb, "minirun-bridge-ms")
 	b.ReportMetric(mn, "minirun-none-ms")
 	b.ReportMetric(mp, "podman-ms")

@@ -6,16 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/minirun/minirun/internal/testenv"
-	tr "github.com/minirun/minirun/internal/testregistry"
 	"github.com/minirun/minirun/runtime/spec"
 )
 
@@ -29,53 +25,8 @@ func BenchmarkRunImage(b *testing.B) {
 	if err != nil {
 		testenv.SkipOrFail(b, "runc is not installed: nothing to compare with")
 	}
-	podman, err := exec.LookPath("podman")
-	if err != nil {
-		testenv.SkipOrFail(b, "podman is not installed: nothing to compare with (make bench installs it)")
-	}
-	dir, err := os.MkdirTemp("", "minirun-bench-run-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(dir) })
-	states := filepath.Join(dir, "state")
-	if err := os.Mkdir(states, 0o700); err != nil {
-		b.Fatal(err)
-	}
-	if err := unix.Mount("tmpfs", states, "tmpfs", 0, "size=64m"); err != nil {
-		b.Fatalf("mount tmpfs for state: %v", err)
-	}
-	b.Cleanup(func() { unix.Unmount(states, unix.MNT_DETACH) })
-
-	// The image: pushed to a registry, pulled by minirun, saved and
-	// loaded into podman's store.
-	reg := tr.Start(b, tr.Options{})
-	ref := reg.Push(b, "bench:run", tr.Busybox(b, tr.BuildOptions{}).Image)
-	store := filepath.Join(dir, "store")
-	proot := filepath.Join(dir, "podman")
-	prun, err := os.MkdirTemp("/run", "minirun-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	pargs := func(args ...string) []string {
-		return append([]string{"--root", proot, "--runroot", prun, "--storage-driver", "overlay", "--cgroup-manager", "cgroupfs"}, args...)
-	}
-	b.Cleanup(func() {
-		exec.Command(podman, pargs("system", "reset", "-f")...).Run()
-		for _, m := range mountsUnder(proot) {
-			unix.Unmount(m, unix.MNT_DETACH)
-		}
-		os.RemoveAll(prun)
-	})
-	must := func(name string, args ...string) {
-		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-			b.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-	}
-	must(runtimePath, "--store", store, "pull", "-q", ref)
-	archive := filepath.Join(dir, "image.tar")
-	must(runtimePath, "--store", store, "save", "-o", archive, ref)
-	must(podman, pargs("load", "-q", "-i", archive)...)
+	bi := newBenchImage(b, "run")
+	dir, states, store, ref, podman, pargs := bi.dir, bi.states, bi.store, bi.ref, bi.podman, bi.pargs
 
 	s := spec.Default()
 	s.Root.Path = rootfsPath
@@ -130,12 +81,7 @@ func BenchmarkRunImage(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	med := func(ts []time.Duration) float64 {
-		s := append([]time.Duration(nil), ts...)
-		sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-		return float64(s[len(s)/2]) / float64(time.Millisecond)
-	}
-	mm, mr, mp := med(ways[0].times), med(ways[1].times), med(ways[2].times)
+	mm, mr, mp := medianMS(ways[0].times), medianMS(ways[1].times), medianMS(ways[2].times)
 	b.ReportMetric(mm, "minirun-ms")
 	b.ReportMetric(mr, "runc-ms")
 	b.ReportMetric(mp, "podman-ms")
