@@ -76,9 +76,12 @@
 // CLONE_INTO_CGROUP and a file descriptor of the cgroup's directory
 // starts the child inside the cgroup. Go exposes it as
 // SysProcAttr.UseCgroupFD and CgroupFD; the runtime opens Dir() with
-// O_PATH|O_DIRECTORY for it. On v1 (where clone3 cannot help) and on older
-// kernels the runtime calls Enter(pid) before the child runs any code of
-// the user's.
+// O_PATH|O_DIRECTORY for it. On v1 (where clone3 cannot help) the forking
+// thread moves itself in first, EnterThread, and its child is born where
+// it is: fork(2) copies the forking thread's cgroups, and a thread moving
+// itself takes no global lock, while Enter(pid) waits for an RCU grace
+// period. Where neither applies (v2 before Linux 5.7, a pids limit of 1) the
+// runtime calls Enter(pid) before the child runs any code of the user's.
 //
 // # Freezing, killing, OOM
 //
@@ -103,7 +106,8 @@
 //	m, err := cgroups.New(cgroups.Config{ID: id, Path: spec.Linux.CgroupsPath,
 //		Resources: spec.Linux.Resources, Log: log})
 //	err = m.Create()
-//	// start init with UseCgroupFD on Dir() (v2), or Enter(pid) (v1)
+//	// start init with UseCgroupFD on Dir() (v2), or fork it from a
+//	// thread after EnterThread (v1), or Enter(pid) after the fork
 //	// save m.State() with the container; later: cgroups.Load(st, log)
 //	// Update, Freeze/Thaw, Stats, OOMKills, Kill, then Destroy
 //

@@ -54,9 +54,11 @@
 //
 // The container's cgroup (package cgroups) is made before init exists, and
 // init is born in it with clone3's CLONE_INTO_CGROUP, so no instant of the
-// container escapes its limits; where that is unavailable (cgroup v1) the
-// parent moves init in before sending it its config, and init unshares its
-// cgroup namespace itself (cgroups_linux.go). exec'd processes join the
+// container escapes its limits. On cgroup v1, where clone3 cannot help, the
+// thread that forks init first moves itself into the container's cgroups
+// (cgroups.Manager.EnterThread), so init is born there all the same, and
+// init unshares its cgroup namespace itself (cgroups_linux.go). Moving init
+// by pid after the fork, the fallback, costs an RCU grace period. exec'd processes join the
 // same cgroup. pause, resume, update, kill --all, ps and the OOM report all
 // work through it, and delete removes it.
 //

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -111,13 +113,7 @@ func (m *Manager) networkSettings(o NetworkOptions, exposed map[string]struct{})
 	}
 	ns.Ports = slices.Clone(o.Ports)
 	if o.PublishAll {
-		for _, p := range slices.Sorted(func(yield func(string) bool) {
-			for k := range exposed {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
+		for _, p := range slices.Sorted(maps.Keys(exposed)) {
 			port, proto, _ := strings.Cut(p, "/")
 			n, err := strconv.ParseUint(port, 10, 16)
 			if err != nil || n == 0 {
@@ -202,7 +198,7 @@ func (m *Manager) netUp(ctx context.Context, rec *Record) (attach func(pid int) 
 	if err != nil {
 		return nil, nop, err
 	}
-	down = sync1(func() {
+	down = sync.OnceFunc(func() {
 		if err := nets.Release(context.WithoutCancel(ctx), rec.ID); err != nil {
 			m.log.Warn("release the container's network (minirun gc retries)", "id", rec.ID, "err", err)
 		}
@@ -298,17 +294,6 @@ func specNetwork(ns NetworkSettings, r *spec.ImageRun) {
 		r.Network, r.NetNS = "container", "/proc/self/ns/net"
 	default:
 		r.Network = ns.Mode
-	}
-}
-
-// sync1 makes f run at most once.
-func sync1(f func()) func() {
-	done := false
-	return func() {
-		if !done {
-			done = true
-			f()
-		}
 	}
 }
 
