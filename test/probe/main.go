@@ -83,7 +83,17 @@ var rlimits = map[string]int{
 	"RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING, "RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
+// modes are subcommands that other files of this package register in
+// their init (`probe MODE ARGS...`), for tests that need the probe to act
+// rather than report: each returns the exit code.
+var modes = map[string]func(args []string) int{}
+
 func main() {
+	if len(os.Args) > 1 {
+		if m, ok := modes[os.Args[1]]; ok {
+			os.Exit(m(os.Args[2:]))
+		}
+	}
 	exit := flag.Int("exit", 0, "exit with this code after printing")
 	sleep := flag.Duration("sleep", 0, "sleep this long after printing")
 	masked := flag.String("masked", "", "comma-separated paths: is their content readable?")
