@@ -105,7 +105,7 @@ func newApp() *cli.App {
 			featuresCommand, pauseCommand, resumeCommand, updateCommand, eventsCommand,
 			pullCommand, imagesCommand, rmiCommand, imageCommand, loadCommand, saveCommand,
 			stopCommand, rmCommand, logsCommand, inspectContainerCommand, waitCommand, topCommand, gcCommand,
-			networkCommand, portCommand,
+			networkCommand, portCommand, doctorCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors
 	}
