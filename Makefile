@@ -10,13 +10,14 @@ VERSION   := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GOFLAGS   := -trimpath -tags urfave_cli_no_docs
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 DEMO_DIR  ?= _build/demo
+FUZZTIME  ?= 1m
 PREFIX    ?= /usr/local
 
 export CGO_ENABLED := 0
 # Go's own install location, for shells whose PATH lacks it.
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: help build test test-unit test-integration vm-test vagrant-check bench demo install clean deps
+.PHONY: help build test test-unit test-integration vm-test vagrant-check bench fuzz demo install clean deps
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +51,9 @@ bench: deps build ## minirun vs runc and podman (run), and vs skopeo+umoci and p
 	$(GO) test -run '^$$' -bench RunImage -benchtime 50x -count 1 ./test/
 	$(GO) test -run '^$$' -bench 'RunNetwork|Attach' -benchtime 30x -count 1 ./test/ ./network/
 	$(GO) test -run '^$$' -bench Pull -benchtime 3x -count 1 -timeout 60m ./test/
+
+fuzz: ## run every fuzz target of the module in turn, FUZZTIME each (default 1m; CI: 10s); as root
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./test/fuzz.sh
 
 demo: deps build ## run a busybox container, offline
 	@./test/demo.sh $(BIN) $(DEMO_DIR)

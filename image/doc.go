@@ -53,6 +53,23 @@
 // fcntl(2) open file description locks; see lock_linux.go), so two pulls
 // of the same image download each layer once.
 //
+// # Hostile images
+//
+// A registry is trusted for nothing, not even to stop talking. Before
+// anything an image names is fetched, its declarations are checked
+// (limits.go): at most 500 layers (overlayfs's OVL_MAX_STACK: an image
+// with more could never run), sha256 digests only (the store's layout is
+// sha256's; sha512 and unknown algorithms are refused, not half-stored),
+// a config of at most 8 MiB, and one level of index (an index inside an
+// index is refused, so no chain of them is followed). While bytes arrive,
+// a manifest is cut at 4 MiB (what the distribution spec has registries
+// accept), a config or layer at the size its descriptor gives plus the
+// one byte that proves the server sent too much, and a blob download that
+// waits a minute for its next byte fails. So a pull of a hostile image
+// costs a few MiB of memory and at most the declared size of its layers
+// on disk, in tmp/, and then fails with one line naming the problem,
+// leaving the store as it was.
+//
 // Man pages: rename(2), flock(2), fcntl(2) (F_OFD_SETLKW), overlayfs
 // (Documentation/filesystems/overlayfs.rst in the kernel).
 package image

@@ -160,10 +160,10 @@ func (s *Store) ingestLayer(ctx context.Context, tmp *tmpDir, l layerSource, pro
 		if known {
 			return nil, fmt.Errorf("layer %s: media type %s: %w", l.desc.Digest, l.desc.MediaType, ErrUnsupported)
 		}
-		return nil, fmt.Errorf("layer %s: unknown media type %q: %w", l.desc.Digest, l.desc.MediaType, ErrUnsupported)
+		return nil, fmt.Errorf("layer %s: unknown media type %s: %w", l.desc.Digest, quoteShort(l.desc.MediaType), ErrUnsupported)
 	}
-	if err := l.desc.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("layer %q: %w", l.desc.Digest, err)
+	if err := checkDescriptor(l.desc, -1); err != nil {
+		return nil, fmt.Errorf("layer: %w", err)
 	}
 	haveBlob, haveLayer := s.hasBlob(l.desc.Digest), s.layerComplete(l.diffID)
 	bar := prog.layer(l.desc.Digest, l.desc.Size)
@@ -197,7 +197,9 @@ func (s *Store) ingestLayer(ctx context.Context, tmp *tmpDir, l layerSource, pro
 	}
 	blobV := l.desc.Digest.Verifier()
 	sinks = append(sinks, blobV)
-	counted := &countingReader{r: bar.reader(src)}
+	// Never more than the manifest's size plus one byte: a blob that
+	// does not end is stopped there.
+	counted := &atMost{r: bar.reader(src), max: l.desc.Size}
 	compressed := io.TeeReader(counted, io.MultiWriter(sinks...))
 
 	unpackErr := func() error {
@@ -233,6 +235,8 @@ func (s *Store) ingestLayer(ctx context.Context, tmp *tmpDir, l layerSource, pro
 	switch {
 	case ctx.Err() != nil:
 		return nil, fmt.Errorf("layer %s: %w", l.desc.Digest, context.Cause(ctx))
+	case counted.n > l.desc.Size:
+		return nil, fmt.Errorf("layer %s: the registry sent more than the %d bytes the manifest says", l.desc.Digest, l.desc.Size)
 	case counted.n == l.desc.Size && !blobV.Verified():
 		return nil, fmt.Errorf("layer %s: %w: the %d bytes received have another digest", l.desc.Digest, ErrDigest, counted.n)
 	case counted.n < l.desc.Size && drainErr != nil:
@@ -260,15 +264,4 @@ func (s *Store) ingestLayer(ctx context.Context, tmp *tmpDir, l layerSource, pro
 		moves = append(moves, move{layerTmp, s.layerDir(l.diffID)})
 	}
 	return moves, nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -92,17 +92,22 @@ func (s *Store) Load(ctx context.Context, src string, o LoadOptions) ([]*Image, 
 	return ims, nil
 }
 
-func readAll(fsys files, name string) ([]byte, error) {
-	rc, _, err := fsys.open(name)
+// readAll reads a JSON member of the archive, which must not be larger
+// than max: it is read into memory whole.
+func readAll(fsys files, name string, max int64) ([]byte, error) {
+	rc, size, err := fsys.open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, maxManifestOrConfig))
+	if size > max {
+		return nil, fmt.Errorf("%s: %d bytes is %w: minirun reads at most %s", name, size, errTooLarge, mib(max))
+	}
+	return io.ReadAll(io.LimitReader(rc, max))
 }
 
 func (s *Store) loadDocker(ctx context.Context, fsys files, tmp *tmpDir, prog progress) ([]*Image, error) {
-	raw, err := readAll(fsys, "manifest.json")
+	raw, err := readAll(fsys, "manifest.json", maxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +120,10 @@ func (s *Store) loadDocker(ctx context.Context, fsys files, tmp *tmpDir, prog pr
 		if len(e.RepoTags) == 0 {
 			return nil, fmt.Errorf("image %s has no name (RepoTags is empty)", e.Config)
 		}
-		cfgRaw, err := readAll(fsys, e.Config)
+		if len(e.Layers) > maxLayers {
+			return nil, fmt.Errorf("image %s lists %d layers, more than the %d overlayfs can stack", e.Config, len(e.Layers), maxLayers)
+		}
+		cfgRaw, err := readAll(fsys, e.Config, maxConfigSize)
 		if err != nil {
 			return nil, fmt.Errorf("config %s: %w", e.Config, err)
 		}
@@ -220,7 +228,7 @@ func blobName(d digest.Digest) string {
 }
 
 func (s *Store) loadOCI(ctx context.Context, fsys files, tmp *tmpDir, prog progress) ([]*Image, error) {
-	raw, err := readAll(fsys, "index.json")
+	raw, err := readAll(fsys, "index.json", maxManifestSize)
 	if err != nil {
 		return nil, err
 	}
@@ -228,14 +236,11 @@ func (s *Store) loadOCI(ctx context.Context, fsys files, tmp *tmpDir, prog progr
 	if err := json.Unmarshal(raw, &idx); err != nil {
 		return nil, fmt.Errorf("index.json: %w", err)
 	}
-	readBlob := func(d ocispec.Descriptor) ([]byte, error) {
-		if d.Size > maxManifestOrConfig {
-			return nil, fmt.Errorf("blob %s: %d bytes is too large", d.Digest, d.Size)
+	readBlob := func(d ocispec.Descriptor, max int64) ([]byte, error) {
+		if err := checkDescriptor(d, max); err != nil {
+			return nil, err
 		}
-		if err := d.Digest.Validate(); err != nil {
-			return nil, fmt.Errorf("blob %q: %w", d.Digest, err)
-		}
-		b, err := readAll(fsys, blobName(d.Digest))
+		b, err := readAll(fsys, blobName(d.Digest), max)
 		if err != nil {
 			return nil, err
 		}
@@ -260,7 +265,7 @@ func (s *Store) loadOCI(ctx context.Context, fsys files, tmp *tmpDir, prog progr
 		manDesc, source := d, d.Digest
 		var indexRaw []byte
 		if d.MediaType == ocispec.MediaTypeImageIndex || d.MediaType == dockerManifestList {
-			if indexRaw, err = readBlob(d); err != nil {
+			if indexRaw, err = readBlob(d, maxManifestSize); err != nil {
 				return nil, err
 			}
 			var sub ocispec.Index
@@ -270,21 +275,24 @@ func (s *Store) loadOCI(ctx context.Context, fsys files, tmp *tmpDir, prog progr
 			if manDesc, err = matchPlatform(HostPlatform(), sub.Manifests); err != nil {
 				return nil, fmt.Errorf("%s: %w", ref.Familiar(), err)
 			}
+			if t := manDesc.MediaType; t == ocispec.MediaTypeImageIndex || t == dockerManifestList {
+				return nil, fmt.Errorf("%s: %w", ref.Familiar(), checkManifestType(t))
+			}
 		}
-		manRaw, err := readBlob(manDesc)
+		manRaw, err := readBlob(manDesc, maxManifestSize)
 		if err != nil {
 			return nil, err
 		}
-		var man ocispec.Manifest
-		if err := json.Unmarshal(manRaw, &man); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", manDesc.Digest, err)
+		man, err := decodeManifest(manRaw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: manifest %s: %w", ref.Familiar(), manDesc.Digest, err)
 		}
 		mediaType := cmpOr(man.MediaType, manDesc.MediaType, ocispec.MediaTypeImageManifest)
-		cfgRaw, err := readBlob(man.Config)
+		cfgRaw, err := readBlob(man.Config, maxConfigSize)
 		if err != nil {
 			return nil, err
 		}
-		cfg, err := checkConfig(man, cfgRaw)
+		cfg, err := checkConfig(*man, cfgRaw)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ref.Familiar(), err)
 		}

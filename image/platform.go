@@ -2,6 +2,7 @@ package image
 
 import (
 	"fmt"
+	"regexp"
 	goruntime "runtime"
 	"runtime/debug"
 	"slices"
@@ -13,7 +14,7 @@ import (
 // ParsePlatform reads os/arch[/variant], as --platform takes it.
 func ParsePlatform(s string) (ocispec.Platform, error) {
 	parts := strings.Split(s, "/")
-	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
+	if len(parts) < 2 || len(parts) > 3 || slices.ContainsFunc(parts, func(p string) bool { return !platformWord.MatchString(p) }) {
 		return ocispec.Platform{}, fmt.Errorf("invalid platform %q: want os/arch[/variant]", s)
 	}
 	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
@@ -22,6 +23,10 @@ func ParsePlatform(s string) (ocispec.Platform, error) {
 	}
 	return normalizePlatform(p), nil
 }
+
+// platformWord is the shape of an os, architecture or variant: GOOS and
+// GOARCH values and the variants of the OCI image index ("v8").
+var platformWord = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 // HostPlatform is the platform minirun was built for, which is the one it
 // runs on: GOOS/GOARCH, and for 32-bit ARM the GOARM it was built with.
@@ -62,6 +67,7 @@ func platformString(p ocispec.Platform) string {
 // If none matches, the error lists what the index offers.
 func matchPlatform(want ocispec.Platform, ms []ocispec.Descriptor) (ocispec.Descriptor, error) {
 	var offered []string
+	seen := map[string]bool{}
 	for _, m := range ms {
 		if m.Platform == nil {
 			continue
@@ -74,10 +80,25 @@ func matchPlatform(want ocispec.Platform, ms []ocispec.Descriptor) (ocispec.Desc
 			(want.Variant == "" || have.Variant == want.Variant) {
 			return m, nil
 		}
-		offered = append(offered, platformString(have))
+		// The index is the registry's: its strings are shown quoted
+		// where they are not plain words, and only so many of them, so
+		// that the error stays one line.
+		p := platformString(have)
+		if !platformWord.MatchString(strings.ReplaceAll(p, "/", "")) {
+			p = quoteCut(p, 40)
+		}
+		if !seen[p] {
+			seen[p] = true
+			offered = append(offered, p)
+		}
 	}
 	if len(offered) == 0 {
 		return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s: the index names no platforms", platformString(want))
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s in the index; it offers %s", platformString(want), strings.Join(offered, ", "))
+	const show = 8
+	list := strings.Join(offered[:min(show, len(offered))], ", ")
+	if len(offered) > show {
+		list += fmt.Sprintf(" and %d more", len(offered)-show)
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s in the index; it offers %s", platformString(want), list)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -27,7 +28,6 @@ const (
 	dockerSchema1        = "application/vnd.docker.distribution.manifest.v1+json"
 	dockerSchema1Signed  = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 	dockerConfig         = "application/vnd.docker.container.image.v1+json"
-	maxManifestOrConfig  = 8 << 20
 	defaultParallelPulls = 4
 )
 
@@ -92,7 +92,7 @@ func (s *Store) Pull(ctx context.Context, refStr string, o PullOptions) (*PullRe
 	if o.Username != "" || o.Password != "" {
 		auth = remote.WithAuth(&authn.Basic{Username: o.Username, Password: o.Password})
 	}
-	puller, err := remote.NewPuller(auth, remote.WithTransport(&tlsOnly{insecure: o.Insecure, next: remote.DefaultTransport}),
+	puller, err := remote.NewPuller(auth, remote.WithTransport(limitManifests{&tlsOnly{insecure: o.Insecure, next: remote.DefaultTransport}}),
 		remote.WithUserAgent(o.UserAgent), remote.WithJobs(defaultParallelPulls))
 	if err != nil {
 		return nil, err
@@ -130,6 +130,9 @@ func (s *Store) Pull(ctx context.Context, refStr string, o PullOptions) (*PullRe
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ref, err)
 		}
+		if err := checkDescriptor(m, maxManifestSize); err != nil {
+			return nil, fmt.Errorf("%s: manifest for %s: %w", ref, platformString(want), err)
+		}
 		d, err := puller.Get(ctx, gref.Context().Digest(m.Digest.String()))
 		if err != nil {
 			return nil, registryError(ref, err)
@@ -142,23 +145,30 @@ func (s *Store) Pull(ctx context.Context, refStr string, o PullOptions) (*PullRe
 	if err := checkManifestType(mediaType); err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
-	var man ocispec.Manifest
-	if err := json.Unmarshal(raw, &man); err != nil {
-		return nil, fmt.Errorf("%s: manifest: %w", ref, err)
+	man, err := decodeManifest(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 
 	fetch := func(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {
+		ctx, cancel := context.WithCancelCause(ctx)
 		l, err := puller.Layer(ctx, gref.Context().Digest(d.String()))
 		if err != nil {
+			cancel(nil)
 			return nil, err
 		}
-		return l.Compressed()
+		rc, err := l.Compressed()
+		if err != nil {
+			cancel(nil)
+			return nil, err
+		}
+		return newStallReader(ctx, cancel, rc, stallTimeout), nil
 	}
 	cfgRaw, err := s.fetchSmall(ctx, man.Config, fetch)
 	if err != nil {
 		return nil, fmt.Errorf("%s: config: %w", ref, err)
 	}
-	cfg, err := checkConfig(man, cfgRaw)
+	cfg, err := checkConfig(*man, cfgRaw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
@@ -197,10 +207,11 @@ func (s *Store) Pull(ctx context.Context, refStr string, o PullOptions) (*PullRe
 }
 
 // fetchSmall reads a config blob (from the store if it is there) and
-// checks its digest and size.
+// checks its digest and size. It reads no more than the descriptor's
+// size, and that is at most maxConfigSize.
 func (s *Store) fetchSmall(ctx context.Context, d ocispec.Descriptor, fetch func(context.Context, digest.Digest) (io.ReadCloser, error)) ([]byte, error) {
-	if d.Size > maxManifestOrConfig {
-		return nil, fmt.Errorf("blob %s: %d bytes is too large", d.Digest, d.Size)
+	if err := checkDescriptor(d, maxConfigSize); err != nil {
+		return nil, err
 	}
 	if b, err := s.readBlob(d.Digest); err == nil {
 		return b, nil
@@ -211,7 +222,10 @@ func (s *Store) fetchSmall(ctx context.Context, d ocispec.Descriptor, fetch func
 	}
 	defer rc.Close()
 	var buf bytes.Buffer
-	if _, err := copyVerified(&buf, io.LimitReader(rc, maxManifestOrConfig), d.Digest, d.Size); err != nil {
+	if _, err := copyVerified(&buf, &atMost{r: rc, max: d.Size}, d.Digest, d.Size); err != nil {
+		if errors.Is(err, errLonger) {
+			return nil, fmt.Errorf("blob %s: the registry sent more than the %d bytes of its descriptor", d.Digest, d.Size)
+		}
 		return nil, err
 	}
 	return buf.Bytes(), nil
@@ -223,7 +237,7 @@ func checkConfig(man ocispec.Manifest, raw []byte) (*ocispec.Image, error) {
 	switch man.Config.MediaType {
 	case ocispec.MediaTypeImageConfig, dockerConfig:
 	default:
-		return nil, fmt.Errorf("config media type %q is %w (not a container image?)", man.Config.MediaType, ErrUnsupported)
+		return nil, fmt.Errorf("config media type %s is %w (not a container image?)", quoteShort(man.Config.MediaType), ErrUnsupported)
 	}
 	var cfg ocispec.Image
 	if err := json.Unmarshal(raw, &cfg); err != nil {
@@ -231,6 +245,11 @@ func checkConfig(man ocispec.Manifest, raw []byte) (*ocispec.Image, error) {
 	}
 	if len(cfg.RootFS.DiffIDs) != len(man.Layers) {
 		return nil, fmt.Errorf("config names %d layers, the manifest %d", len(cfg.RootFS.DiffIDs), len(man.Layers))
+	}
+	for i, id := range cfg.RootFS.DiffIDs {
+		if err := checkDigest(id); err != nil {
+			return nil, fmt.Errorf("config: diff ID of layer %d: %w", i+1, err)
+		}
 	}
 	return &cfg, nil
 }
@@ -275,6 +294,11 @@ func isAuthError(err error) bool {
 // registryError turns the registry's answer into one line that says what
 // went wrong with which image.
 func registryError(ref Reference, err error) error {
+	// A limit of minirun's own, refused in the transport: the request's
+	// method and URL that net/http puts around it add nothing.
+	if ue := (*url.Error)(nil); errors.As(err, &ue) && errors.Is(ue.Err, errTooLarge) {
+		return fmt.Errorf("%s: %w", ref.Familiar(), ue.Err)
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch te.StatusCode {
@@ -359,6 +383,10 @@ func checkManifestType(mediaType string) error {
 	switch mediaType {
 	case ocispec.MediaTypeImageManifest, dockerManifest:
 		return nil
+	case ocispec.MediaTypeImageIndex, dockerManifestList:
+		// One level of index is followed, never more: a chain of indexes
+		// could otherwise be made as long as a registry lets it be.
+		return fmt.Errorf("an index inside an index is %w: minirun follows one level", ErrUnsupported)
 	case dockerSchema1, dockerSchema1Signed:
 		return fmt.Errorf("Docker schema 1 manifests are %w (the image predates 2017; push it again with a current tool)", ErrUnsupported)
 	}

@@ -26,6 +26,19 @@ func ParseReference(s string) (Reference, error) {
 	if err != nil {
 		return Reference{}, fmt.Errorf("%w %q: %v", ErrBadReference, s, err)
 	}
+	// A first component with a dot is taken for a registry host even
+	// when it cannot be one ("foo_bar.com/x"); the parser then leaves the
+	// domain empty, and the name would be pulled from no registry.
+	if reference.Domain(n) == "" {
+		return Reference{}, fmt.Errorf("%w %q: %q is not a registry host name", ErrBadReference, s, strings.SplitN(s, "/", 2)[0])
+	}
+	// The parser takes any digest algorithm Go links (sha512 among
+	// them); the store holds sha256 content only.
+	if d, ok := n.(reference.Digested); ok {
+		if err := checkDigest(d.Digest()); err != nil {
+			return Reference{}, fmt.Errorf("%w %q: %v", ErrBadReference, s, err)
+		}
+	}
 	return Reference{named: reference.TagNameOnly(n)}, nil
 }
 
@@ -33,8 +46,18 @@ func ParseReference(s string) (Reference, error) {
 // docker.io/library/alpine:latest, host:5000/r@sha256:...
 func (r Reference) String() string { return r.named.String() }
 
-// Familiar is the short form docker prints: alpine:latest.
-func (r Reference) Familiar() string { return reference.FamiliarString(r.named) }
+// Familiar is the short form docker prints: alpine:latest. Where the
+// short form would name another image, it is the full name: the short
+// form drops docker.io/ even when what is left starts with a component
+// that reads as a registry host ("docker.io/a.b/c" would print as "a.b/c",
+// an image of the registry a.b).
+func (r Reference) Familiar() string {
+	f := reference.FamiliarString(r.named)
+	if n, err := reference.ParseNormalizedNamed(f); err == nil && reference.TagNameOnly(n).String() == r.String() {
+		return f
+	}
+	return r.String()
+}
 
 // Domain is the registry host: docker.io, ghcr.io, 127.0.0.1:5000.
 func (r Reference) Domain() string { return reference.Domain(r.named) }
@@ -75,7 +98,12 @@ func looksLikeID(s string) bool {
 }
 
 // familiarRepo is the repository as docker shows it: alpine, not
-// docker.io/library/alpine.
+// docker.io/library/alpine; the full name where the short one would name
+// another (see Familiar).
 func familiarRepo(r Reference) string {
-	return reference.FamiliarName(r.named)
+	f := reference.FamiliarName(r.named)
+	if n, err := reference.ParseNormalizedNamed(f); err == nil && n.Name() == r.Repository() {
+		return f
+	}
+	return r.Repository()
 }

@@ -25,6 +25,8 @@ func TestParseReference(t *testing.T) {
 		{in: "localhost:5000/r", full: "localhost:5000/r:latest", familiar: "localhost:5000/r:latest", domain: "localhost:5000", tag: "latest"},
 		{in: "host:5000/r@" + dg, full: "host:5000/r@" + dg, familiar: "host:5000/r@" + dg, domain: "host:5000", digest: dg},
 		{in: "127.0.0.1:5000/a/b/c:x", full: "127.0.0.1:5000/a/b/c:x", familiar: "127.0.0.1:5000/a/b/c:x", domain: "127.0.0.1:5000", tag: "x"},
+		// Short, it would name the registry a.b: the familiar form is the full one.
+		{in: "docker.io/a.b/c", full: "docker.io/a.b/c:latest", familiar: "docker.io/a.b/c:latest", domain: "docker.io", tag: "latest"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			r, err := ParseReference(tc.in)
@@ -39,7 +41,10 @@ func TestParseReference(t *testing.T) {
 }
 
 func TestParseReferenceErrors(t *testing.T) {
-	for _, in := range []string{"", "Alpine", "alpine:", "a b", "host:5000/r@sha256:abc", "-x", "a//b"} {
+	for _, in := range []string{
+		"", "Alpine", "alpine:", "a b", "host:5000/r@sha256:abc", "-x", "a//b",
+		"foo_bar.com/x", "r@sha512:" + strings.Repeat("ab", 64),
+	} {
 		if _, err := ParseReference(in); !errors.Is(err, ErrBadReference) {
 			t.Errorf("ParseReference(%q) = %v, want ErrBadReference", in, err)
 		} else if !strings.Contains(err.Error(), "invalid image reference") {

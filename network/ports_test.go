@@ -3,6 +3,7 @@ package network
 import (
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -115,6 +116,24 @@ func FuzzParsePort(f *testing.F) {
 			}
 			if (m.HostPort == 0) != (ms[0].HostPort == 0) {
 				t.Fatalf("ParsePort(%q): mixed random and fixed host ports", s)
+			}
+			if i > 0 && m.HostPort != 0 && m.HostPort != ms[i-1].HostPort+1 {
+				t.Fatalf("ParsePort(%q): host ports not consecutive", s)
+			}
+			// Each mapping, written back in -p's form, parses to itself.
+			host := ""
+			if m.HostPort != 0 {
+				host = strconv.Itoa(int(m.HostPort))
+			}
+			form := strconv.Itoa(int(m.ContainerPort)) + "/" + m.Protocol
+			switch {
+			case m.HostIP.IsValid():
+				form = m.HostIP.String() + ":" + host + ":" + form
+			case host != "":
+				form = host + ":" + form
+			}
+			if again, err := ParsePort(form); err != nil || len(again) != 1 || again[0] != m {
+				t.Fatalf("ParsePort(%q)[%d] = %+v; its form %q parses to %+v, %v", s, i, m, form, again, err)
 			}
 		}
 	})
