@@ -236,9 +236,16 @@ var logsCommand = &cli.Command{
 
 var inspectContainerCommand = &cli.Command{
 	Name:      "inspect",
-	Usage:     "show containers as JSON: record, state, config",
+	Usage:     "show containers as JSON: record, state, config; --ns: a running one's kernel view",
 	ArgsUsage: "CONTAINER...",
+	Flags: []cli.Flag{
+		&cli.BoolFlag{Name: "ns", Usage: "show one running container's namespaces beside the host's, cgroup and limits, capabilities, seccomp and interfaces"},
+		formatFlag(),
+	},
 	Action: func(ctx *cli.Context) error {
+		if ctx.Bool("ns") {
+			return inspectNS(ctx)
+		}
 		m, err := manager(ctx)
 		if err != nil {
 			return err
@@ -251,6 +258,26 @@ var inspectContainerCommand = &cli.Command{
 			return m.Inspect(r)
 		})
 	},
+}
+
+// inspectNS is `inspect --ns`: the report is a table for a person, or
+// JSON with --format json.
+func inspectNS(ctx *cli.Context) error {
+	if err := checkFormat(ctx); err != nil {
+		return err
+	}
+	m, r, err := oneContainer(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := m.NamespaceReport(r)
+	if err != nil {
+		return err
+	}
+	if ctx.String("format") == "json" {
+		return printJSON(rep)
+	}
+	return rep.WriteTable(os.Stdout)
 }
 
 var waitCommand = &cli.Command{
