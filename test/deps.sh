@@ -10,6 +10,11 @@ command -v runc >/dev/null 2>&1 || need="$need runc"
 command -v docker-registry >/dev/null 2>&1 || need="$need docker-registry"
 command -v skopeo >/dev/null 2>&1 || need="$need skopeo"
 command -v umoci >/dev/null 2>&1 || need="$need umoci"
+# The exercises of docs/ (test/docs_test.go) read rules with nft, decode
+# capability masks with capsh and fetch a published port with wget.
+command -v nft >/dev/null 2>&1 || need="$need nftables"
+command -v capsh >/dev/null 2>&1 || need="$need libcap2-bin"
+command -v wget >/dev/null 2>&1 || need="$need wget"
 # The benchmark (./test/deps.sh bench) compares pulls with podman's.
 if [ "${1:-}" = bench ]; then
 	command -v podman >/dev/null 2>&1 || need="$need podman"

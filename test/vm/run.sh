@@ -30,7 +30,8 @@
 #                       programs and no Go tests. Off by default.
 #   MINIRUN_VM_VALIDATION_PROGS  program names (default: the cgroup ones,
 #                       linux_cgroups_* delete_resources
-#                       delete_only_create_resources; "all": every program;
+#                       delete_only_create_resources, and linux_seccomp;
+#                       "all": every program;
 #                       all 58 need MINIRUN_VM_MEM=4096 or so)
 #   MINIRUN_VM_VALIDATION_TIMEOUT  seconds per program (default 120)
 #   RTT_CACHE           the built suite (default $MINIRUN_VM_CACHE/rtt; built
@@ -52,9 +53,12 @@ GOTAGS=(-trimpath -tags urfave_cli_no_docs)
 MODULES="overlay veth bridge nf_tables nfnetlink nft_chain_nat nft_nat nft_masq nf_nat nf_conntrack nft_ct nft_fib nft_fib_ipv4 dummy virtio_pci virtio_blk"
 # Programs the tests run in the guest besides busybox's: the image tests
 # start docker-registry on 127.0.0.1 and read the store back with skopeo
-# (inspect, copy --insecure-policy) and umoci (raw unpack). Debian's, so
-# dynamically linked: add_with_libs copies them with their libraries.
-GUEST_TOOLS="docker-registry skopeo umoci"
+# (inspect, copy --insecure-policy) and umoci (raw unpack); the exercises of
+# docs/ (TestDocs) run in bash with util-linux's, iproute2's, nftables',
+# libcap's and coreutils' tools, whose options busybox lacks (ip -br, stat
+# -f naming cgroup2fs). Debian's, so dynamically linked: add_with_libs
+# copies them with their libraries.
+GUEST_TOOLS="docker-registry skopeo umoci bash lsns nsenter findmnt unshare ip nft capsh stat"
 CMDLINE="console=ttyS0 panic=-1 cgroup_no_v1=all 8250.nr_uarts=4 random.trust_cpu=on cryptomgr.notests quiet"
 
 log() { echo "vm-test: $*" >&2; }
@@ -82,10 +86,17 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 static_busybox || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
 command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
-# The programs the image tests run (GUEST_TOOLS above); each Debian package
-# is named like its program.
+# The programs the tests run (GUEST_TOOLS above), by Debian package.
 for t in $GUEST_TOOLS; do
-	command -v "$t" >/dev/null || need+=("$t")
+	case $t in
+	lsns | nsenter | findmnt | unshare) pkg=util-linux ;;
+	ip) pkg=iproute2 ;;
+	nft) pkg=nftables ;;
+	capsh) pkg=libcap2-bin ;;
+	stat) pkg=coreutils ;;
+	*) pkg=$t ;;
+	esac
+	command -v "$t" >/dev/null || need+=("$pkg")
 done
 command -v go >/dev/null || die "Go is needed (make deps installs it)"
 if [ ${#need[@]} -gt 0 ]; then
@@ -339,6 +350,8 @@ while read -r pkg dir; do
 	echo "$pkg $rel $bin" >>"$P/payload/packages"
 done < <([ "$VALIDATION" = only ] || go list -e -f '{{if or .TestGoFiles .XTestGoFiles}}{{.ImportPath}} {{.Dir}}{{end}}' ${MINIRUN_VM_PKGS:-./...})
 [ ${#failed[@]} -eq 0 ] || die "cannot build the tests of ${failed[*]}"
+# TestDocs runs the exercises of the pages in docs/, from ../docs.
+mkdir -p "$P/payload/src/docs" && cp "$REPO"/docs/*.md "$P/payload/src/docs/"
 [ -s "$P/payload/packages" ] || [ "$VALIDATION" = only ] || die "no packages with tests in ${MINIRUN_VM_PKGS:-./...}"
 if [ "$VALIDATION" != 0 ]; then
 	# The OCI runtime-tools validation programs, runtimetest and the rootfs
@@ -352,7 +365,7 @@ if [ "$VALIDATION" != 0 ]; then
 	fi
 	progs=${MINIRUN_VM_VALIDATION_PROGS:-}
 	if [ -z "$progs" ]; then
-		progs=$(cd "$RTT" && ls linux_cgroups_*.t delete_resources.t delete_only_create_resources.t | sed 's/\.t$//' | tr '\n' ' ')
+		progs=$(cd "$RTT" && ls linux_cgroups_*.t delete_resources.t delete_only_create_resources.t linux_seccomp.t | sed 's/\.t$//' | tr '\n' ' ')
 	elif [ "$progs" = all ]; then
 		progs=$(cd "$RTT" && ls ./*.t | sed 's,^\./,,; s/\.t$//' | tr '\n' ' ')
 	fi
