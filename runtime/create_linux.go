@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minirun/minirun/cgroups"
+	"github.com/minirun/minirun/internal/crashpoint"
 	"github.com/minirun/minirun/rootfs"
 	"github.com/minirun/minirun/runtime/spec"
 )
@@ -153,21 +153,15 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 		}
 	}
 
-	if err := os.MkdirAll(r.Root, 0o711); err != nil {
-		return nil, nil, err
-	}
 	dir := r.dir(id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return nil, nil, fmt.Errorf("container %q %w", id, ErrExist)
-		}
-		return nil, nil, err
-	}
-	lock, err := lockDir(dir, unix.LOCK_EX)
+	lock, err := r.makeStateDir(dir)
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, nil, err
 	}
+	// Crash points here and below kill the process that creates (minirun
+	// create or run, or the monitor of run -d), which the deferred undo
+	// below would have cleaned up after.
+	crashpoint.Hit(crashpoint.StateDir)
 	var c *child
 	var cg *cgroups.Manager
 	defer func() {
@@ -233,6 +227,7 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	if cg, err = r.newCgroup(id, dir, s); err != nil {
 		return nil, nil, err
 	}
+	crashpoint.Hit(crashpoint.Cgroup)
 	cgDir, err := bornInCgroup(cg, cfg, &sys.Cloneflags, &sys.UseCgroupFD, &sys.CgroupFD)
 	if err != nil {
 		return nil, nil, err
@@ -405,6 +400,9 @@ func (r *Runtime) handshake(c *child, cfg *initConfig, st specs.State, consoleSo
 		}
 		switch m.Type {
 		case msgHooks:
+			// Init has mounted the root: the parent, which would undo
+			// the rest, is what a crash here kills.
+			crashpoint.Hit(crashpoint.Mount)
 			if h := cfg.Spec.Hooks; h != nil {
 				// prestart is deprecated but still called, at the same
 				// point as createRuntime, as runc does.

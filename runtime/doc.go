@@ -69,9 +69,15 @@
 // cgroup), exec.fifo until start, and exit.json once minirun saw how init
 // ended: as its parent (run), or, for a detached container, through a small
 // monitor process holding a pidfd of init (monitor_linux.go). Commands on
-// one container serialize on a flock(2) of that directory. The status is
-// never stored: it is read off the kernel each time (is init alive, same
-// start time, not a zombie; is its cgroup frozen).
+// one container serialize on a flock(2) of that directory, which create
+// holds from the directory's first instant until the record is written:
+// GC (gc_linux.go) removes a directory without a record only when that
+// lock is free, i.e. when its create died. The tests kill minirun right
+// after the state directory, the cgroup, the mount and the start with
+// MINIRUN_CRASH_AT, a test hook (internal/crashpoint), to show that gc
+// finds what each step left. The status is never stored: it is read off
+// the kernel each time (is init alive, same start time, not a zombie; is
+// its cgroup frozen).
 //
 // Read: clone(2), setns(2), namespaces(7), pid_namespaces(7), cgroups(7),
 // capabilities(7), prctl(2), execve(2), pty(7), unix(7) for SCM_RIGHTS,

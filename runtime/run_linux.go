@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/internal/crashpoint"
 )
 
 // RunOpts are run's flags: create's, and whether to wait.
@@ -63,6 +65,10 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 		}
 		return ExitStatus{}, err
 	}
+	// The user's process runs. A crash here kills the process that waits
+	// for it (a foreground run, or the monitor of run -d) before it could
+	// record it running.
+	crashpoint.Hit(crashpoint.Start)
 	if o.Detach {
 		r.startMonitor(rec)
 		return ExitStatus{}, nil

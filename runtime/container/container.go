@@ -180,6 +180,48 @@ func (m *Manager) save(r *Record) error {
 	return os.Rename(tmp, p)
 }
 
+// runLockFile is the container's run lock: the process that runs the
+// container holds it (flock(2), LOCK_EX) from the container's creation or
+// start to its end, across the handover from run -d to the monitor, which
+// inherits the open file. gc leaves every container whose lock is held
+// alone. Unlike a pid written down, a flock cannot go stale: the kernel
+// drops it when the last file holding it closes, which a SIGKILL'd
+// holder's exit does.
+const runLockFile = "run.lock"
+
+// lockRun takes the container's run lock (how: LOCK_EX, with LOCK_NB not
+// to wait); flag is os.O_CREATE where the lock file may still have to be
+// made. A lock held elsewhere fails with unix.EWOULDBLOCK.
+func (m *Manager) lockRun(id string, how, flag int) (*os.File, error) {
+	f, err := os.OpenFile(m.path(id, runLockFile), os.O_RDWR|flag, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "flock", Path: f.Name(), Err: err}
+	}
+	return f, nil
+}
+
+// runHeld reports whether a live process holds the container's run lock.
+// It asks with a shared lock, so that two lookers never take each other
+// for a holder.
+func (m *Manager) runHeld(id string) bool {
+	f, err := m.lockRun(id, unix.LOCK_SH|unix.LOCK_NB, 0)
+	if err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	f.Close()
+	return false
+}
+
 // update changes a record's state under its own lock (container.lock), so
 // that the monitor and the commands never lose each other's writes.
 func (m *Manager) update(id string, f func(*Record)) (*Record, error) {

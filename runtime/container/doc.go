@@ -16,6 +16,8 @@
 //	STORE/containers/<id>/upper/, work/   overlayfs's writable layer
 //	STORE/containers/<id>/etc/            its hostname, hosts, resolv.conf
 //	STORE/containers/<id>/log.json        a detached container's output
+//	STORE/containers/<id>/run.lock        flock(2): held by the process that
+//	                                      runs the container
 //	STORE/containers/.lock                flock(2): names stay unique
 //
 // and hands the runtime the image's layer directories as an overlay
@@ -41,9 +43,24 @@
 // points config.json at the other container's /proc/PID/ns/net anew at each
 // start.
 //
+// Whoever runs a container (the foreground run, or the monitor, which
+// inherits it from run -d) holds its run.lock from creation to the end.
+// GC (`minirun gc`) leaves every container whose lock is held alone, so it
+// is safe at any time, and cleans up after those whose holder died: the
+// kernel drops a flock with the last file that holds it, which no crash
+// can skip. The test suite proves it by killing minirun at named steps
+// (internal/crashpoint, MINIRUN_CRASH_AT, a test hook) and at random
+// times, then running gc.
+//
 // With --init the container's pid 1 is minirun again, as a reaper
 // (reaper_linux.go): pid 1 of a pid namespace must reap orphans and gets
 // only the signals it handles (pid_namespaces(7)).
+//
+// inspect --ns (nsreport.go) reads a running container back from the
+// kernel rather than from its records: /proc/PID/ns beside pid 1's,
+// /proc/PID/status's capability sets and seccomp mode, /proc/PID/cgroup
+// and the limit files of those cgroups, and the links of its network
+// namespace through a netlink socket made in it.
 //
 // It sits beside runtime, not below it: runtime never learns about images
 // or registries, and image never learns about containers, except through
@@ -51,5 +68,7 @@
 // uses.
 //
 // Man pages: setsid(2), prctl(2) (PR_SET_CHILD_SUBREAPER),
-// pid_namespaces(7), network_namespaces(7), flock(2).
+// pid_namespaces(7), network_namespaces(7), flock(2); for inspect --ns,
+// namespaces(7), proc(5) (status, cgroup, mountinfo, uid_map),
+// capabilities(7), seccomp(2), cgroups(7).
 package container

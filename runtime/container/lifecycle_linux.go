@@ -21,7 +21,11 @@ import (
 // could say the container exited.
 func (m *Manager) Status(r *Record) State {
 	st := r.State
-	if st.Status != StatusRunning {
+	switch st.Status {
+	case StatusCreated:
+		return m.createdStatus(r)
+	case StatusRunning:
+	default:
 		return st
 	}
 	cs, err := m.rt.State(r.ID)
@@ -56,6 +60,33 @@ func (m *Manager) Status(r *Record) State {
 	}
 	if st.FinishedAt.IsZero() {
 		st.FinishedAt = time.Now().UTC()
+	}
+	return st
+}
+
+// createdStatus is Status for a record that says created: the runtime
+// knows better once a run got as far as the runtime and was killed before
+// it recorded the container running (or exited).
+func (m *Manager) createdStatus(r *Record) State {
+	st := r.State
+	cs, err := m.rt.State(r.ID)
+	if err != nil {
+		return st // never started
+	}
+	switch cs.Status {
+	case "running", "paused":
+		st.Status, st.Pid = StatusRunning, cs.Pid
+	case "stopped":
+		st.Status, st.Pid = StatusExited, 0
+		if cs.Exit != nil {
+			st.ExitCode = cs.Exit.Code
+		} else {
+			st.ExitCode = 255
+			st.Error = "the process that ran the container was killed; its exit status is unknown"
+		}
+		if st.FinishedAt.IsZero() {
+			st.FinishedAt = time.Now().UTC()
+		}
 	}
 	return st
 }
@@ -166,6 +197,14 @@ func (m *Manager) Remove(r *Record, force bool) error {
 		}
 		m.waitExit(r, 10*time.Second)
 	}
+	// Held while it goes, as a run holds it, so that neither a start nor
+	// gc acts on it halfway. A directory already gone (a --rm
+	// container's monitor removed it) has none to take.
+	if held, err := m.waitRun(r.ID); err == nil {
+		defer held.Close()
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	if err := m.rt.Delete(r.ID, true); err != nil && !errors.Is(err, runtime.ErrNotExist) {
 		return err
 	}
@@ -182,11 +221,45 @@ func (m *Manager) Start(r *Record) error {
 	if m.Running(r) {
 		return nil
 	}
+	held, err := m.waitRun(r.ID)
+	if err != nil {
+		return err
+	}
+	defer held.Close()
+	// Whoever held it may have started it meanwhile.
+	cur, err := m.Load(r.ID)
+	if err != nil {
+		return err
+	}
+	*r = *cur
+	if m.Running(r) {
+		return nil
+	}
 	// A monitor killed before the end leaves the runtime's state behind.
 	if err := m.rt.Delete(r.ID, true); err != nil && !errors.Is(err, runtime.ErrNotExist) {
 		return err
 	}
-	return m.startMonitor(r)
+	return m.startMonitor(r, held)
+}
+
+// waitRun takes the run lock of a container that does not run, waiting a
+// little for its holder: a monitor still finishing, or gc at work.
+func (m *Manager) waitRun(id string) (*os.File, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// O_CREATE: a container made before run locks existed has none.
+		f, err := m.lockRun(id, unix.LOCK_EX|unix.LOCK_NB, os.O_CREATE)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("lock container %s: %w", shortID(id), err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("container %s is busy: another minirun process runs it", shortID(id))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Exec runs a process in a running container, docker style: user names
@@ -219,7 +292,15 @@ type GCReport struct {
 
 // GC removes what crashes left: the runtime state (and so the cgroup) of
 // every container that exited without its monitor noticing, containers
-// that asked for --rm, and directories of containers never finished.
+// that asked for --rm, directories of containers never finished, the
+// state of creates killed before their record, and network leases and
+// rules no live container holds.
+//
+// It is safe at any time: a container whose run lock is held (its run is
+// under way, or its monitor lives) is left alone, whatever its record
+// says, and so is one that still runs. GC holds the store's lock, under
+// which containers are made, and each container's run lock while it acts
+// on it, so that nobody starts it meanwhile.
 func (m *Manager) GC() (*GCReport, error) {
 	unlock, err := m.lock()
 	if err != nil {
@@ -232,40 +313,75 @@ func (m *Manager) GC() (*GCReport, error) {
 		return nil, err
 	}
 	for _, e := range ents {
-		if !e.IsDir() {
-			continue
+		if e.IsDir() {
+			m.gcOne(e.Name(), rep)
 		}
-		r, err := m.Load(e.Name())
-		if err != nil {
-			if info, ierr := e.Info(); ierr == nil && time.Since(info.ModTime()) > time.Minute {
-				os.RemoveAll(filepath.Join(m.dir, e.Name()))
-				rep.Dirs = append(rep.Dirs, e.Name())
-			}
-			continue
-		}
-		st := m.Status(r)
-		if st.Status == StatusRunning || alive(r.State.MonitorPid) || alive(r.Network.Holder) {
-			continue
-		}
-		// Delete also finds the cgroup of a create killed before the
-		// runtime wrote its record (State does not see that one).
-		_, serr := m.rt.State(r.ID)
-		if err := m.rt.Delete(r.ID, true); err == nil && serr == nil {
-			rep.States = append(rep.States, r.Name)
-		}
-		if r.State.Status == StatusRunning {
-			m.update(r.ID, func(r *Record) { r.State = st })
-		}
-		if r.Options.AutoRemove {
-			m.removeDir(r.ID)
-			rep.Containers = append(rep.Containers, r.Name)
-		}
+	}
+	states, err := m.rt.GC()
+	rep.States = append(rep.States, states...)
+	if err != nil {
+		return rep, err
 	}
 	// After the records: a lease whose container went above is released
 	// now, not by the next gc.
 	nets, err := m.netGC(context.Background())
 	rep.Networks = nets
 	return rep, err
+}
+
+// gcOne is GC for the directory name of the store's containers; the
+// store's lock is held.
+func (m *Manager) gcOne(name string, rep *GCReport) {
+	dir := filepath.Join(m.dir, name)
+	held, err := m.lockRun(name, unix.LOCK_EX|unix.LOCK_NB, 0)
+	switch {
+	case err == nil:
+		defer held.Close()
+	case errors.Is(err, unix.EWOULDBLOCK):
+		return // its run is under way: the holder cleans up after it
+	case !errors.Is(err, os.ErrNotExist):
+		return
+	}
+	if strings.HasPrefix(name, removingPrefix) {
+		if held == nil {
+			// The remover takes the lock file last: it is at its
+			// final rmdir(2), or died there.
+			os.Remove(dir)
+			return
+		}
+		// Its remover died: finish the job.
+		os.RemoveAll(dir)
+		rep.Dirs = append(rep.Dirs, name)
+		return
+	}
+	r, err := m.Load(name)
+	if err != nil {
+		if _, serr := os.Lstat(dir); serr != nil {
+			return // removed since gc listed it
+		}
+		// Containers are made under the store's lock, held here: a
+		// directory without a record is one whose making died.
+		os.RemoveAll(dir)
+		rep.Dirs = append(rep.Dirs, name)
+		return
+	}
+	st := m.Status(r)
+	if st.Status == StatusRunning {
+		return // its holder died, but it runs: stop and rm are for it
+	}
+	// Delete also finds the cgroup of a create killed before the
+	// runtime wrote its record (State does not see that one).
+	_, serr := m.rt.State(r.ID)
+	if err := m.rt.Delete(r.ID, true); err == nil && serr == nil {
+		rep.States = append(rep.States, r.Name)
+	}
+	if st.Status != r.State.Status {
+		m.update(r.ID, func(r *Record) { r.State = st })
+	}
+	if r.Options.AutoRemove {
+		m.removeDir(r.ID)
+		rep.Containers = append(rep.Containers, r.Name)
+	}
 }
 
 // ExecFlags adapts exec's flags to an image container, as docker exec

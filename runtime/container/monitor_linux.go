@@ -39,9 +39,19 @@ const MonitorArg = "container-monitor"
 // monitor.
 func IsMonitor() bool { return len(os.Args) == 5 && os.Args[1] == MonitorArg }
 
+// monitorLockFD is the run lock in the monitor: a bare fd, never an
+// *os.File, whose finalizer could close it (and so drop the lock) once
+// garbage.
+const monitorLockFD = 4
+
 // Monitor is a container monitor's body: args are the store, the runtime
-// root and the container ID; fd 3 is the status pipe. It never returns.
+// root and the container ID; fd 3 is the status pipe, fd 4 the
+// container's run lock, held. It never returns.
 func Monitor() {
+	// The lock is held for as long as fd 4 stays open: for the monitor's
+	// life, and not a moment longer, so no process of the container may
+	// inherit it.
+	unix.CloseOnExec(monitorLockFD)
 	status := os.NewFile(3, "status")
 	err := monitor(os.Args[2], os.Args[3], os.Args[4], status)
 	if err != nil {
@@ -159,9 +169,9 @@ func monitor(storeRoot, rtRoot, id string, status *os.File) error {
 	return nil
 }
 
-// startMonitor starts a monitor for rec and waits until it reports the
-// container running, or its error.
-func (m *Manager) startMonitor(rec *Record) error {
+// startMonitor starts a monitor for rec, handing it held (the run lock),
+// and waits until it reports the container running, or its error.
+func (m *Manager) startMonitor(rec *Record, held *os.File) error {
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -178,7 +188,7 @@ func (m *Manager) startMonitor(rec *Record) error {
 		Stdin:       devnull,
 		Stdout:      devnull,
 		Stderr:      devnull,
-		ExtraFiles:  []*os.File{w},
+		ExtraFiles:  []*os.File{w, held},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	err = cmd.Start()
@@ -187,7 +197,11 @@ func (m *Manager) startMonitor(rec *Record) error {
 		return fmt.Errorf("start the container's monitor: %w", err)
 	}
 	// Reap it in the background should this process live on (tests).
-	go cmd.Wait()
+	waited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(waited)
+	}()
 	line, _ := bufio.NewReader(r).ReadString('\n')
 	line = strings.TrimSpace(line)
 	switch {
@@ -200,18 +214,31 @@ func (m *Manager) startMonitor(rec *Record) error {
 	case strings.HasPrefix(line, "error: "):
 		return errors.New(strings.TrimPrefix(line, "error: "))
 	}
+	// How it ended is the news (killed, say), if it has ended.
+	select {
+	case <-waited:
+		return fmt.Errorf("the container's monitor ended without a word: %v", cmd.ProcessState)
+	case <-time.After(time.Second):
+	}
 	return errors.New("the container's monitor ended without a word")
 }
 
 // RunDetached makes a container from an image and starts it under a
 // monitor; it returns once the container runs.
 func (m *Manager) RunDetached(ctx context.Context, o RunOptions) (*Record, error) {
-	rec, err := m.Create(ctx, o)
+	rec, held, err := m.create(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.startMonitor(rec); err != nil {
+	// Ours until the monitor says it runs the container, then the
+	// monitor's alone.
+	defer held.Close()
+	if err := m.startMonitor(rec, held); err != nil {
+		// A monitor that died (was killed) midway undid nothing.
 		m.rt.Delete(rec.ID, true)
+		if nerr := m.netRemove(rec); nerr != nil {
+			m.log.Warn("release the container's network (minirun gc retries)", "id", rec.ID, "err", nerr)
+		}
 		m.removeDir(rec.ID)
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/minirun/minirun/internal/crashpoint"
 	"github.com/minirun/minirun/network"
 	"github.com/minirun/minirun/runtime/spec"
 )
@@ -221,7 +222,13 @@ func (m *Manager) netUp(ctx context.Context, rec *Record) (attach func(pid int) 
 	}
 	rec.Network.IPAddress, rec.Network.Published = lease.Address, lease.Ports
 	attach = func(pid int) error {
-		return nets.Attach(ctx, lease, "/proc/"+strconv.Itoa(pid)+"/ns/net")
+		if err := nets.Attach(ctx, lease, "/proc/"+strconv.Itoa(pid)+"/ns/net"); err != nil {
+			return err
+		}
+		// Leased and attached: a crash here kills the process that would
+		// release both, the foreground run or the monitor.
+		crashpoint.Hit(crashpoint.Network)
+		return nil
 	}
 	return attach, down, nil
 }
@@ -277,11 +284,14 @@ func (m *Manager) netGC(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return nets.GC(ctx, func(id string) bool {
-		r, err := m.Load(id)
-		if err != nil {
-			return false
+		// The run lock first: Running would wait for the runtime's lock,
+		// which a create holds while it attaches, under the lock of the
+		// networks that this callback runs under.
+		if m.runHeld(id) {
+			return true
 		}
-		return alive(r.Network.Holder) || m.Running(r)
+		r, err := m.Load(id)
+		return err == nil && m.Running(r)
 	})
 }
 

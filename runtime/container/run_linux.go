@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/minirun/minirun/image"
 	"github.com/minirun/minirun/rootfs"
 	"github.com/minirun/minirun/runtime"
@@ -83,34 +85,41 @@ func (m *Manager) resolve(ctx context.Context, o RunOptions) (*image.Image, erro
 	return res.Image, nil
 }
 
-// Create makes a container from an image: its record, bundle and empty
-// writable layer. Nothing runs yet.
-func (m *Manager) Create(ctx context.Context, o RunOptions) (*Record, error) {
+// create makes a container from an image: its record, bundle and empty
+// writable layer. Nothing runs yet. It returns the container's run lock,
+// held: the caller runs the container, or hands the lock to its monitor.
+func (m *Manager) create(ctx context.Context, o RunOptions) (*Record, *os.File, error) {
 	switch o.Pull {
 	case "", PullMissing, PullAlways, PullNever:
 	default:
-		return nil, fmt.Errorf("--pull %q: must be missing, always or never", o.Pull)
+		return nil, nil, fmt.Errorf("--pull %q: must be missing, always or never", o.Pull)
 	}
 	im, err := m.resolve(ctx, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	unlock, err := m.lock()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer unlock()
 	name, err := m.uniqueName(o.Name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	id := newID()
 	rec, err := m.prepare(id, name, im, o)
+	var held *os.File
+	if err == nil {
+		// Still under the store's lock, which gc takes too: gc never
+		// sees this container before its run lock is held.
+		held, err = m.lockRun(id, unix.LOCK_EX|unix.LOCK_NB, os.O_CREATE)
+	}
 	if err != nil {
 		m.removeDir(id)
-		return nil, err
+		return nil, nil, err
 	}
-	return rec, nil
+	return rec, held, nil
 }
 
 // prepare writes the container's directory: record, config.json, the
@@ -254,19 +263,41 @@ func (m *Manager) overlay(id string) (*rootfs.Overlay, error) {
 }
 
 func (m *Manager) removeDir(id string) {
-	if id != "" && len(id) == 64 {
-		os.RemoveAll(m.path(id))
+	if id == "" || len(id) != 64 {
+		return
 	}
+	// Out of sight first, with one rename(2): gc must never find the
+	// directory half removed, its record gone but not the rest, and
+	// take it for a container whose making died. The run lock goes along
+	// (a flock belongs to the file, not to its name), so gc leaves the
+	// renamed directory to a remover that is still at it.
+	dir := filepath.Join(m.dir, removingPrefix+id)
+	if err := os.Rename(m.path(id), dir); err != nil {
+		dir = m.path(id)
+	}
+	// The lock file last: while it exists, gc can ask it whether the
+	// remover lives.
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if e.Name() != runLockFile {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	os.RemoveAll(dir)
 }
+
+// removingPrefix names a container directory on its way out.
+const removingPrefix = ".removing-"
 
 // Run makes a container from an image and runs it in the foreground,
 // returning its exit status (o.Detach is RunDetached's). With Remove,
 // nothing of it remains after.
 func (m *Manager) Run(ctx context.Context, o RunOptions) (runtime.ExitStatus, error) {
-	rec, err := m.Create(ctx, o)
+	rec, held, err := m.create(ctx, o)
 	if err != nil {
 		return runtime.ExitStatus{}, err
 	}
+	defer held.Close()
 	es, err := m.runForeground(rec, o)
 	if o.Remove || err != nil && rec.State.Status == StatusCreated {
 		m.rt.Delete(rec.ID, true)
