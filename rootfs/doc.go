@@ -123,7 +123,11 @@
 // directory) and paths to make read-only (a bind of the path onto itself,
 // remounted MS_RDONLY). Finalize applies them after pivot_root, once the
 // container's own procfs is at /proc, and after the runtime wrote the
-// spec's sysctls through it.
+// spec's sysctls through it. The /dev/null bound over a file is the
+// container's, the image's own without a tmpfs on /dev: it is opened
+// without following links and must be the character device 1:3, else the
+// container is refused. A symlink there would have the mask bind its
+// target instead, a proc file or a host file (CVE-2025-31133 in runc).
 //
 // # When not to use it
 //
@@ -136,5 +140,5 @@
 //
 // Man pages: mount(2), mount_namespaces(7), pivot_root(2), openat2(2),
 // proc(5), mount_setattr(2), chroot(2), fsopen(2), fsconfig(2),
-// fsmount(2), move_mount(2).
+// fsmount(2), move_mount(2), open_tree(2).
 package rootfs

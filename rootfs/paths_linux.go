@@ -93,8 +93,74 @@ func maskPath(log *slog.Logger, p string) error {
 		}
 		return nil
 	}
-	if err := sysMount(log, "/dev/null", p, "", msBind, "", ""); err != nil {
-		return fmt.Errorf("mount /dev/null on %s: %w", p, err)
+	if err := maskFile(log, p); err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
 	}
 	return nil
+}
+
+// errNotNull is why a file is not masked: the container's /dev/null is
+// something else than the null device.
+var errNotNull = errors.New("the container's /dev/null is not the null device (1:3)")
+
+// maskFile binds the container's /dev/null over the file p, once it is
+// proven to be the null device.
+//
+// /dev/null is the container's: the rootfs's own when the spec mounts no
+// tmpfs on /dev, and an image may ship it as a symlink. mount(2) would
+// follow that link and bind its target over p instead: a proc file the
+// spec means to mask (/proc/timer_list over itself), or a host file a
+// volume brings in (CVE-2025-31133 in runc). So /dev/null is opened
+// without following links, checked to be the character device 1:3, and
+// that very inode is bound, from an fd: open_tree(2) clones a detached
+// bind mount of it, and move_mount(2) puts it on p, itself held open
+// (O_PATH) so that nothing is looked up twice. A container whose
+// /dev/null fails the check is refused: masking it with anything else
+// would hide the problem.
+func maskFile(log *slog.Logger, p string) error {
+	null, err := unix.Open("/dev/null", unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: "/dev/null", Err: err}
+	}
+	defer unix.Close(null)
+	var st unix.Stat_t
+	if err := unix.Fstat(null, &st); err != nil {
+		return &os.PathError{Op: "fstat", Path: "/dev/null", Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		return fmt.Errorf("%w: it is %s", errNotNull, describeMode(st))
+	}
+	target, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer unix.Close(target)
+	log.Debug(`open_tree(/dev/null, OPEN_TREE_CLONE), move_mount onto ` + p)
+	tree, err := unix.OpenTree(null, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return &os.PathError{Op: "open_tree", Path: "/dev/null", Err: err}
+	}
+	defer unix.Close(tree)
+	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return &os.PathError{Op: "move_mount /dev/null onto", Path: p, Err: err}
+	}
+	return nil
+}
+
+// describeMode names a file's type for an error: "a symlink", "a
+// character device 1:5".
+func describeMode(st unix.Stat_t) string {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		return "a symlink"
+	case unix.S_IFCHR:
+		return fmt.Sprintf("a character device %d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	case unix.S_IFBLK:
+		return fmt.Sprintf("a block device %d:%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	case unix.S_IFDIR:
+		return "a directory"
+	case unix.S_IFREG:
+		return "a regular file"
+	}
+	return fmt.Sprintf("of mode %#o", st.Mode)
 }

@@ -30,9 +30,9 @@ func setupConsole(sock *syncSocket, log *slog.Logger) error {
 	if err != nil {
 		return os.NewSyscallError("ioctl(TIOCGPTN)", err)
 	}
-	slave, err := unix.Open("/dev/pts/"+strconv.Itoa(n), unix.O_RDWR|unix.O_NOCTTY, 0)
+	slave, err := openPeer(master, n)
 	if err != nil {
-		return &os.PathError{Op: "open", Path: "/dev/pts/" + strconv.Itoa(n), Err: err}
+		return err
 	}
 	defer unix.Close(slave)
 	for fd := 0; fd <= 2; fd++ {
@@ -47,6 +47,31 @@ func setupConsole(sock *syncSocket, log *slog.Logger) error {
 	}
 	log.Debug(fmt.Sprintf("open(/dev/ptmx) → /dev/pts/%d as stdin/stdout/stderr and controlling tty", n))
 	return sock.send(syncMsg{Type: msgConsole}, master)
+}
+
+// openPeer opens the slave of the pty master, number n.
+//
+// TIOCGPTPEER (Linux 4.13) opens it from the master itself, with no path
+// looked up: the container's /dev/pts/N could lead elsewhere (an image's
+// own /dev when no devpts is mounted, or, for exec, a mount a process of
+// the container made), and whatever it led to would become the process's
+// stdio and controlling terminal. runc's CVE-2025-52565 was a swapped
+// /dev/pts/N and /dev/console. Older kernels answer ENOTTY or EINVAL; only
+// there the path is opened, as before.
+func openPeer(master, n int) (int, error) {
+	fd, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno == 0 {
+		return int(fd), nil
+	}
+	if errno != unix.ENOTTY && errno != unix.EINVAL {
+		return -1, os.NewSyscallError("ioctl(TIOCGPTPEER)", errno)
+	}
+	p := "/dev/pts/" + strconv.Itoa(n)
+	slave, err := unix.Open(p, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	return slave, nil
 }
 
 // sendConsole hands the pty master to the listener at path, as runc does:

@@ -71,7 +71,10 @@ func ExecProcess(base *specs.Process, f ExecFlags) (*specs.Process, error) {
 			c.Bounding = append(c.Bounding, name)
 			c.Effective = append(c.Effective, name)
 			c.Permitted = append(c.Permitted, name)
-			c.Inheritable = append(c.Inheritable, name)
+			// Never the inheritable set (CVE-2022-29162): a program with
+			// the capability in its inheritable file set would then gain
+			// it at execve. Ambient is raised only where the spec made the
+			// capability inheritable already, as the kernel requires.
 			c.Ambient = append(c.Ambient, name)
 		}
 		p.Capabilities = &c

@@ -164,7 +164,7 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	}
 	if withRoot {
 		if cwd := s.Process.Cwd; cwd != "" {
-			if err := os.MkdirAll(cwd, 0o755); err != nil {
+			if err := mkdirInRoot(cwd); err != nil {
 				return fmt.Errorf("create cwd %s: %w", cwd, err)
 			}
 		}
@@ -253,7 +253,9 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	}
 	if p.OOMScoreAdj != nil {
 		v := strconv.Itoa(*p.OOMScoreAdj)
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+		// Through init's procfs handle, never the container's /proc
+		// (procfs_linux.go).
+		if err := writeProc("self/oom_score_adj", v); err != nil {
 			return fmt.Errorf("set oom_score_adj %s: %w", v, err)
 		}
 	}
@@ -261,11 +263,11 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	if cwd == "" {
 		cwd = "/"
 	}
-	// chdir after pivot_root or setns: the path resolves inside the
-	// container, never on the host (CVE-2024-21626 was a cwd left pointing
-	// at a host fd).
-	if err := unix.Chdir(cwd); err != nil {
-		return &os.PathError{Op: "chdir", Path: cwd, Err: err}
+	// chdir after pivot_root or setns, resolved inside the container's
+	// root with /proc/self/fd/N refused: init still holds host fds
+	// (CVE-2024-21626; fds_linux.go).
+	if err := chdirInRoot(cwd); err != nil {
+		return err
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {
@@ -408,18 +410,14 @@ func writeSysctls(l *specs.Linux, log *slog.Logger) error {
 	if l == nil {
 		return nil
 	}
-	// Through init's handle on /proc (see Init): the entries under
-	// /proc/sys/net and the IPC ones belong to the namespaces of the
-	// process that opens them, so this reaches the container's values,
-	// whether or not the container mounts a /proc of its own.
+	// Through init's handle on /proc (see Init and procfs_linux.go): the
+	// entries under /proc/sys/net and the IPC ones belong to the
+	// namespaces of the process that opens them, so this reaches the
+	// container's values, whether or not the container mounts a /proc of
+	// its own.
 	for k, v := range l.Sysctl {
 		path := filepath.Join("sys", strings.ReplaceAll(k, ".", "/"))
-		fd, err := unix.Openat(hostProc, path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
-		if err == nil {
-			_, err = unix.Write(fd, []byte(v))
-			unix.Close(fd)
-		}
-		if err != nil {
+		if err := writeProc(path, v); err != nil {
 			return fmt.Errorf("write sysctl %s=%s: %w", k, v, err)
 		}
 		log.Debug(fmt.Sprintf("write %q to /proc/%s", v, path))
