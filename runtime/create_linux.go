@@ -20,6 +20,7 @@ import (
 	"github.com/minirun/minirun/cgroups"
 	"github.com/minirun/minirun/internal/crashpoint"
 	"github.com/minirun/minirun/rootfs"
+	"github.com/minirun/minirun/runtime/seccomp"
 	"github.com/minirun/minirun/runtime/spec"
 )
 
@@ -120,6 +121,10 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 	if err != nil {
 		return nil, nil, err
 	}
+	filter, err := r.compileSeccomp(s)
+	if err != nil {
+		return nil, nil, err
+	}
 	tty := s.Process.Terminal
 	switch {
 	case tty && o.ConsoleSocket == "" && !proxyTTY:
@@ -215,6 +220,7 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 		Debug:        r.Log.Enabled(context.Background(), slog.LevelDebug),
 		NoMountNS:    noMountNS,
 		Overlay:      o.Overlay,
+		Seccomp:      filter,
 	}
 	if cfg.NoMountNS {
 		r.Log.Warn("no mount namespace: the container shares the host's mounts; its root is only chroot'ed, and mounts, masked and read-only paths are not applied", "id", id)
@@ -380,12 +386,31 @@ func (r *Runtime) warnUnapplied(s *specs.Spec) {
 	if l == nil {
 		return
 	}
-	if l.Seccomp != nil {
-		r.Log.Warn("seccomp is not supported yet: linux.seccomp is not applied")
-	}
 	if s.Process.ApparmorProfile != "" || s.Process.SelinuxLabel != "" || l.MountLabel != "" {
 		r.Log.Warn("LSM labels (AppArmor, SELinux) are not applied")
 	}
+}
+
+// compileSeccomp compiles linux.seccomp, here in the parent: a profile
+// minirun cannot apply (SCMP_ACT_NOTIFY, an unknown action or
+// architecture, more than 4096 instructions) is then one error before
+// anything is made, and init, every system call of which may pass through
+// the filter once it is on, only has to load it.
+func (r *Runtime) compileSeccomp(s *specs.Spec) (*seccomp.Program, error) {
+	if s.Linux == nil || s.Linux.Seccomp == nil {
+		return nil, nil
+	}
+	prog, err := seccomp.Compile(s.Linux.Seccomp)
+	if err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", err)
+	}
+	if len(prog.Skipped) > 0 {
+		// As libseccomp: a profile names calls of newer or older
+		// kernels, or of other architectures.
+		r.Log.Debug("seccomp: system calls this architecture does not have are left out", "names", prog.Skipped)
+	}
+	r.Log.Debug(fmt.Sprintf("seccomp: linux.seccomp compiled for %s to %d BPF instructions", prog.Arch, prog.Len()))
+	return prog, nil
 }
 
 // handshake drives the protocol in sync_linux.go up to "ready".

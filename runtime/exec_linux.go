@@ -130,6 +130,11 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 		PreserveFDs: o.PreserveFDs,
 		Debug:       r.Log.Enabled(context.Background(), slog.LevelDebug),
 	}
+	// The exec'd process gets the container's filter too, as in runc:
+	// without it, exec would be a way around the profile.
+	if cfg.Seccomp, err = r.compileSeccomp(rec.Spec); err != nil {
+		return nil, err
+	}
 	st := r.stateOf(rec).State
 	extra := []*os.File{root}
 	if mountNS != nil {

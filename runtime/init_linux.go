@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minirun/minirun/rootfs"
+	"github.com/minirun/minirun/runtime/seccomp"
 )
 
 // InitArg is argv[1] of minirun when it runs as a container's init. main
@@ -279,6 +280,21 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	if err := unix.CloseRange(uint(3+c.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return os.NewSyscallError("close_range", err)
 	}
+	// The seccomp filter goes on as late as it can, so that as few of
+	// init's own system calls as possible must pass a profile written for
+	// the user's process. How late depends on no_new_privs: seccomp(2)
+	// installs a filter only for a thread with no_new_privs or with
+	// CAP_SYS_ADMIN, which setCredentials may drop. So without
+	// no_new_privs it goes on here, while init still has every
+	// capability, and setCredentials, the exec fifo and startContainer
+	// hooks then run under it (as in runc). The filter covers this thread
+	// alone, the one that calls execve (see seccomp.Program.Install).
+	filter := c.Seccomp
+	if filter != nil && !p.NoNewPrivileges {
+		if err := installSeccomp(filter, log); err != nil {
+			return err
+		}
+	}
 	if err := setCredentials(p, log); err != nil {
 		return err
 	}
@@ -318,10 +334,25 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 			}
 		}
 	}
+	if filter != nil && p.NoNewPrivileges {
+		// With no_new_privs, no capability is needed: right before
+		// execve, after the parent was told and start was waited for.
+		if err := installSeccomp(filter, log); err != nil {
+			return err
+		}
+	}
 	if err := syscall.Exec(path, p.Args, p.Env); err != nil {
 		return &os.PathError{Op: "exec", Path: p.Args[0], Err: err}
 	}
 	panic("unreachable")
+}
+
+// installSeccomp loads the container's filter on this thread. It logs
+// first: the log is a write to the sync socket, which the filter may
+// deny.
+func installSeccomp(filter *seccomp.Program, log *slog.Logger) error {
+	log.Debug(fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, %#x, %d instructions)", filter.Flags, filter.Len()))
+	return filter.Install()
 }
 
 // setCredentials switches to the process's user and capability sets.

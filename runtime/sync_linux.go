@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minirun/minirun/rootfs"
+	"github.com/minirun/minirun/runtime/seccomp"
 )
 
 // The parent (minirun create, run or exec) and the container's init talk
@@ -77,6 +78,8 @@ type initConfig struct {
 	// it was born in the container's cgroup.
 	CgroupNS int `json:"cgroupNSFD,omitempty"`
 	RootFD   int `json:"rootFD,omitempty"` // exec: the container's root directory
+	// Seccomp is linux.seccomp, compiled by the parent (compileSeccomp).
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
 
 const maxMsg = 1 << 20

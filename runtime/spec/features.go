@@ -5,6 +5,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/minirun/minirun/runtime/seccomp"
 )
 
 // CapabilityNames maps each Linux capability number to its name:
@@ -123,7 +125,17 @@ func Features() *features.Features {
 				Systemd:     new(false),
 				SystemdUser: new(false),
 			},
-			Seccomp:  &features.Seccomp{Enabled: new(false)},
+			// What runtime/seccomp compiles. The flags are not probed:
+			// a kernel older than one (SPEC_ALLOW came in Linux 4.17)
+			// refuses it when init installs the filter, and says so.
+			Seccomp: &features.Seccomp{
+				Enabled:        new(true),
+				Actions:        seccomp.Actions(),
+				Operators:      seccomp.Operators(),
+				Archs:          seccomp.Architectures(),
+				KnownFlags:     seccomp.Flags(),
+				SupportedFlags: seccomp.Flags(),
+			},
 			Apparmor: &features.Apparmor{Enabled: new(false)},
 			Selinux:  &features.Selinux{Enabled: new(false)},
 		},

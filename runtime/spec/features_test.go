@@ -86,7 +86,7 @@ func TestFeatures(t *testing.T) {
 		{"cgroup.v2", f.Linux.Cgroup.V2, true},
 		{"cgroup.systemd", f.Linux.Cgroup.Systemd, false},
 		{"cgroup.systemdUser", f.Linux.Cgroup.SystemdUser, false},
-		{"seccomp.enabled", f.Linux.Seccomp.Enabled, false},
+		{"seccomp.enabled", f.Linux.Seccomp.Enabled, true},
 		{"apparmor.enabled", f.Linux.Apparmor.Enabled, false},
 		{"selinux.enabled", f.Linux.Selinux.Enabled, false},
 	}
@@ -94,6 +94,27 @@ func TestFeatures(t *testing.T) {
 		if fl.got == nil || *fl.got != fl.want {
 			t.Errorf("%s = %v, want %v", fl.name, fl.got, fl.want)
 		}
+	}
+	sc := f.Linux.Seccomp
+	for _, want := range []struct {
+		field string
+		list  []string
+		has   string
+	}{
+		{"actions", sc.Actions, string(specs.ActKillProcess)},
+		{"actions", sc.Actions, string(specs.ActLog)},
+		{"operators", sc.Operators, string(specs.OpMaskedEqual)},
+		{"archs", sc.Archs, string(specs.ArchAARCH64)},
+		{"archs", sc.Archs, string(specs.ArchX86_64)},
+		{"knownFlags", sc.KnownFlags, string(specs.LinuxSeccompFlagSpecAllow)},
+	} {
+		if !slices.Contains(want.list, want.has) {
+			t.Errorf("seccomp.%s = %q, want it to hold %s", want.field, want.list, want.has)
+		}
+	}
+	// minirun has no seccomp agent: it must not claim notify.
+	if slices.Contains(sc.Actions, string(specs.ActNotify)) {
+		t.Errorf("seccomp.actions claims %s", specs.ActNotify)
 	}
 }
 
