@@ -45,10 +45,12 @@ vm-test: build ## every package's tests as root in a pure cgroup v2 VM (qemu, De
 vagrant-check: ## check the Vagrantfile offline (vagrant validate --ignore-provider)
 	@./test/vm/vagrant-validate.sh
 
-bench: deps build ## minirun vs runc and podman (run), and vs skopeo+umoci and podman (pull), interleaved
+bench: deps build ## minirun vs runc and podman (run), and vs skopeo+umoci and podman (pull), interleaved; seccomp's startup and per-call cost
 	@./test/deps.sh bench
 	$(GO) test -run '^$$' -bench RunTrue -benchtime 200x -count 1 ./test/
 	$(GO) test -run '^$$' -bench RunImage -benchtime 50x -count 1 ./test/
+	$(GO) test -run '^$$' -bench Seccomp -benchtime 30x -count 1 ./test/
+	$(GO) test -run '^$$' -bench Seccomp -count 1 ./runtime/spec/
 	$(GO) test -run '^$$' -bench 'RunNetwork|Attach' -benchtime 30x -count 1 ./test/ ./network/
 	$(GO) test -run '^$$' -bench Pull -benchtime 3x -count 1 -timeout 60m ./test/
 

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/minirun/minirun/runtime/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -99,4 +100,21 @@ func setCaps(s capSets) (skipped uint64, err error) {
 		}
 	}
 	return skipped, nil
+}
+
+// BoundingSet names the capabilities in the calling thread's bounding set:
+// all that a process started by minirun can ever be given. Nil when it
+// cannot be read.
+func BoundingSet() []string {
+	s, err := readCaps()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for i, n := range spec.CapabilityNames {
+		if s.Bounding&(1<<uint(i)) != 0 {
+			names = append(names, n)
+		}
+	}
+	return names
 }

@@ -13,6 +13,8 @@ command -v umoci >/dev/null 2>&1 || need="$need umoci"
 # The exercises of docs/ (test/docs_test.go) read rules with nft, decode
 # capability masks with capsh and fetch a published port with wget.
 command -v nft >/dev/null 2>&1 || need="$need nftables"
+# Podman's default seccomp profile, which the seccomp tests load.
+[ -f /usr/share/containers/seccomp.json ] || need="$need golang-github-containers-common"
 command -v capsh >/dev/null 2>&1 || need="$need libcap2-bin"
 command -v wget >/dev/null 2>&1 || need="$need wget"
 # The benchmark (./test/deps.sh bench) compares pulls with podman's.

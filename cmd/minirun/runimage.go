@@ -36,7 +36,7 @@ var imageRunFlags = []cli.Flag{
 	&cli.StringSliceFlag{Name: "cap-add", Usage: "add a `CAP`ability (ALL: all)"},
 	&cli.StringSliceFlag{Name: "cap-drop", Usage: "drop a `CAP`ability (ALL: all)"},
 	&cli.BoolFlag{Name: "privileged", Usage: "every capability, no masked paths"},
-	&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges"},
+	&cli.StringSliceFlag{Name: "security-opt", Usage: "no-new-privileges, seccomp=unconfined or seccomp=`FILE`"},
 	&cli.StringSliceFlag{Name: "ulimit", Usage: "`NAME=SOFT[:HARD]` (nofile=1024:2048)"},
 	&cli.StringSliceFlag{Name: "sysctl", Usage: "`KEY=VALUE` (namespaced ones only)"},
 	&cli.BoolFlag{Name: "init", Usage: "run a small reaper as pid 1 that forwards signals"},
@@ -145,11 +145,8 @@ func imageRun(ctx *cli.Context) (container.RunOptions, error) {
 		r.Tmpfs = append(r.Tmpfs, t)
 	}
 	for _, v := range ctx.StringSlice("security-opt") {
-		switch v {
-		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
-			r.NoNewPrivileges = true
-		default:
-			return container.RunOptions{}, fmt.Errorf("--security-opt %q: only no-new-privileges is supported", v)
+		if err := r.SetSecurityOpt(v, os.ReadFile); err != nil {
+			return container.RunOptions{}, fmt.Errorf("--security-opt: %w", err)
 		}
 	}
 	var vols []spec.VolumeSpec

@@ -147,6 +147,7 @@ func (m *Manager) prepare(id, name string, im *image.Image, o RunOptions) (*Reco
 		}
 	}
 	r := o.Spec
+	r.HostCapabilities = runtime.BoundingSet()
 	r.Image = im.Config
 	r.RootFS = view
 	ns, err := m.networkSettings(o.Net, im.Config.Config.ExposedPorts)

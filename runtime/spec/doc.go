@@ -39,6 +39,13 @@
 //     [ParseUlimit], [ParseVolume] and the other Parse functions read the
 //     values of run's flags as the docker CLI reads them (see "docker run"
 //     below).
+//   - [DefaultSeccomp] is the seccomp profile of `minirun run IMAGE`, an
+//     allow-list like docker's that follows the container's capabilities;
+//     [ParseSeccompProfile] reads a profile file (--security-opt
+//     seccomp=FILE) in the OCI shape or docker's and podman's. A seccomp
+//     filter (seccomp(2)) runs on every system call of the process and
+//     may refuse it before the kernel does anything; the runtime compiles
+//     linux.seccomp into one and installs it just before execve.
 //   - [Features] describes what minirun understands, printed by
 //     `minirun features`, and [CapabilityNames] maps capability numbers to
 //     their names.
@@ -141,5 +148,5 @@
 //   - "Understand how CMD and ENTRYPOINT interact": https://docs.docker.com/reference/dockerfile/#understand-how-cmd-and-entrypoint-interact
 //
 // And the man pages behind the fields: namespaces(7), capabilities(7),
-// getrlimit(2), mount(8), proc(5), passwd(5), group(5).
+// getrlimit(2), mount(8), proc(5), passwd(5), group(5), seccomp(2).
 package spec

@@ -94,6 +94,13 @@ const dockerShmSize = 64 << 20
 //     /dev/null, /dev/zero, /dev/urandom, /dev/random, /dev/tty and
 //     /dev/console, and deny /dev/fuse once more. The runtime adds the
 //     rules for the devices every container has, as for any config.
+//   - minirun's default seccomp profile, [DefaultSeccomp] of docker's
+//     capabilities: an allow-list like docker's default profile, under
+//     which what a container has no business calling (mount, new user
+//     namespaces, keyctl, bpf, modules, ...) fails with EPERM.
+//     [FromImage] rebuilds it when --cap-add or --cap-drop change the
+//     capabilities, and drops it for --privileged and --security-opt
+//     seccomp=unconfined.
 //   - no hostname: the caller names the container, through
 //     [ImageRun].Hostname.
 //
@@ -160,6 +167,7 @@ func DockerDefault() *specs.Spec {
 			},
 		},
 		Linux: &specs.Linux{
+			Seccomp:       DefaultSeccomp(dockerCaps),
 			MaskedPaths:   slices.Clone(dockerMaskedPaths),
 			ReadonlyPaths: slices.Clone(dockerReadonlyPaths),
 			Namespaces: []specs.LinuxNamespace{

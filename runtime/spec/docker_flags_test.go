@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"math"
 	"reflect"
 	"slices"
@@ -561,5 +562,128 @@ func TestFromImageNoNewPrivileges(t *testing.T) {
 	s, err := FromImage(Default(), ImageRun{Image: imageWith(nil)})
 	if err != nil || !s.Process.NoNewPrivileges {
 		t.Errorf("FromImage(Default()): %v, noNewPrivileges %v", err, s != nil && s.Process.NoNewPrivileges)
+	}
+}
+
+func TestSetSecurityOpt(t *testing.T) {
+	files := map[string]string{
+		"/p/deny-mkdir.json": `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42}]}`,
+		"/p/broken.json":     `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_MAYBE"}]}`,
+	}
+	readFile := func(name string) ([]byte, error) {
+		if s, ok := files[name]; ok {
+			return []byte(s), nil
+		}
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	for _, tt := range []struct {
+		name       string
+		opts       []string
+		nnp        bool
+		unconfined bool
+		profile    bool
+		err        string
+	}{
+		{name: "no-new-privileges", opts: []string{"no-new-privileges"}, nnp: true},
+		{name: "no-new-privileges:true", opts: []string{"no-new-privileges:true"}, nnp: true},
+		{name: "no-new-privileges=false after true", opts: []string{"no-new-privileges", "no-new-privileges=false"}},
+		{name: "unconfined", opts: []string{"seccomp=unconfined"}, unconfined: true},
+		{name: "unconfined, old colon form", opts: []string{"seccomp:unconfined"}, unconfined: true},
+		{name: "file", opts: []string{"seccomp=/p/deny-mkdir.json"}, profile: true},
+		{name: "file after unconfined", opts: []string{"seccomp=unconfined", "seccomp=/p/deny-mkdir.json"}, profile: true},
+		{name: "unconfined after file", opts: []string{"seccomp=/p/deny-mkdir.json", "seccomp=unconfined"}, unconfined: true},
+		{name: "both kinds", opts: []string{"seccomp=unconfined", "no-new-privileges"}, nnp: true, unconfined: true},
+		{name: "missing file", opts: []string{"seccomp=/p/none.json"}, err: "read seccomp profile: open /p/none.json: file does not exist"},
+		{name: "malformed file", opts: []string{"seccomp=/p/broken.json"}, err: `seccomp profile /p/broken.json: syscalls[0]: action: unknown action "SCMP_ACT_MAYBE"`},
+		{name: "empty seccomp", opts: []string{"seccomp="}, err: "want seccomp=unconfined or seccomp=FILE"},
+		{name: "bad bool", opts: []string{"no-new-privileges=maybe"}, err: "want no-new-privileges=true or false"},
+		{name: "apparmor", opts: []string{"apparmor=unconfined"}, err: `invalid security option "apparmor=unconfined"`},
+		{name: "label", opts: []string{"label:disable"}, err: `invalid security option "label:disable"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r ImageRun
+			var err error
+			for _, o := range tt.opts {
+				if err = r.SetSecurityOpt(o, readFile); err != nil {
+					break
+				}
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.NoNewPrivileges != tt.nnp || r.SeccompUnconfined != tt.unconfined || (r.Seccomp != nil) != tt.profile {
+				t.Errorf("noNewPrivileges %v, unconfined %v, profile %v; want %v, %v, %v",
+					r.NoNewPrivileges, r.SeccompUnconfined, r.Seccomp != nil, tt.nnp, tt.unconfined, tt.profile)
+			}
+		})
+	}
+}
+
+func TestFromImageSeccomp(t *testing.T) {
+	denyMkdir, err := ParseSeccompProfile([]byte(`{"defaultAction": "SCMP_ACT_ALLOW",
+		"syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42},
+		             {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withCaps := func(add ...string) *specs.LinuxSeccomp {
+		return DefaultSeccomp(append(slices.Clone(dockerCaps), add...))
+	}
+	for _, tt := range []struct {
+		name   string
+		change func(r *ImageRun)
+		want   *specs.LinuxSeccomp
+	}{
+		{"default", nil, DefaultSeccomp(dockerCaps)},
+		{"--cap-add SYS_ADMIN rebuilds it", func(r *ImageRun) { r.CapAdd = []string{"sys_admin"} }, withCaps("CAP_SYS_ADMIN")},
+		{"--cap-drop ALL rebuilds it", func(r *ImageRun) { r.CapDrop = []string{"ALL"} }, DefaultSeccomp(nil)},
+		{"--privileged drops it", func(r *ImageRun) { r.Privileged = true }, nil},
+		{"--privileged wins over a file", func(r *ImageRun) { r.Privileged, r.Seccomp = true, denyMkdir }, nil},
+		{"unconfined", func(r *ImageRun) { r.SeccompUnconfined = true }, nil},
+		{"a file replaces it", func(r *ImageRun) { r.Seccomp = denyMkdir }, denyMkdir.Spec(dockerCaps)},
+		{"a file, resolved for the caps", func(r *ImageRun) { r.Seccomp, r.CapAdd = denyMkdir, []string{"SYS_ADMIN"} },
+			denyMkdir.Spec(append(slices.Clone(dockerCaps), "CAP_SYS_ADMIN"))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := mustDockerRun(t, tt.change)
+			if !reflect.DeepEqual(s.Linux.Seccomp, tt.want) {
+				t.Errorf("seccomp =\n%s\nwant\n%s", jsonOf(s.Linux.Seccomp), jsonOf(tt.want))
+			}
+			validateSpec(t, s)
+		})
+	}
+	if len(denyMkdir.Spec(dockerCaps).Syscalls) != 1 || len(denyMkdir.Spec([]string{"CAP_SYS_ADMIN"}).Syscalls) != 2 {
+		t.Error("the file's mount rule does not follow CAP_SYS_ADMIN")
+	}
+
+	// A profile of base's own that is not the default stays as it is,
+	// whatever the capabilities.
+	base := DockerDefault()
+	own := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActErrno}}}
+	base.Linux.Seccomp = own
+	s, err := FromImage(base, ImageRun{Image: imageWith(nil), CapAdd: []string{"SYS_ADMIN"}})
+	if err != nil || !reflect.DeepEqual(s.Linux.Seccomp, own) {
+		t.Errorf("base's own profile with --cap-add: %v, %s", err, jsonOf(s.Linux.Seccomp))
+	}
+	// So does none: runc's Default has no filter.
+	s, err = FromImage(Default(), ImageRun{Image: imageWith(nil), CapAdd: []string{"SYS_ADMIN"}})
+	if err != nil || s.Linux.Seccomp != nil {
+		t.Errorf("FromImage(Default()) with --cap-add: %v, seccomp %s", err, jsonOf(s.Linux.Seccomp))
+	}
+
+	// Both at once is an error, and base is left as it was.
+	base = DockerDefault()
+	_, err = FromImage(base, ImageRun{Image: imageWith(nil), Seccomp: denyMkdir, SeccompUnconfined: true})
+	if err == nil || !strings.Contains(err.Error(), "--security-opt") {
+		t.Errorf("unconfined and a profile: err = %v, want one naming --security-opt", err)
+	}
+	if !reflect.DeepEqual(base.Linux.Seccomp, DefaultSeccomp(dockerCaps)) {
+		t.Error("a failed FromImage changed base's seccomp")
 	}
 }

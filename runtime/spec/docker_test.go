@@ -166,8 +166,11 @@ func TestDockerDefault(t *testing.T) {
 		!d[1].Allow || *d[1].Major != 1 || *d[1].Minor != 5 || d[7].Allow || *d[7].Major != 10 || *d[7].Minor != 229 {
 		t.Errorf("devices cgroup = %+v, want docker's rules", d)
 	}
-	if l.Seccomp != nil || l.Resources.Memory != nil || l.Resources.CPU != nil || l.Resources.Pids != nil {
-		t.Errorf("linux = %+v, want no seccomp and no limits", l)
+	if !reflect.DeepEqual(l.Seccomp, DefaultSeccomp(dockerCaps)) {
+		t.Errorf("seccomp = %+v, want the default profile of docker's capabilities", l.Seccomp)
+	}
+	if l.Resources.Memory != nil || l.Resources.CPU != nil || l.Resources.Pids != nil {
+		t.Errorf("linux = %+v, want no limits", l)
 	}
 }
 

@@ -433,3 +433,53 @@ func ParseLabel(s string) (key, value string, err error) {
 	}
 	return key, value, nil
 }
+
+// SetSecurityOpt applies one --security-opt, read as docker reads it:
+//
+//   - no-new-privileges, or no-new-privileges=BOOL (also with ":"), sets
+//     NoNewPrivileges;
+//   - seccomp=unconfined runs without a seccomp filter (SeccompUnconfined);
+//   - seccomp=FILE (also with ":") reads a profile from FILE with
+//     readFile (os.ReadFile in real use) and [ParseSeccompProfile] into
+//     Seccomp.
+//
+// A later option wins over an earlier one of the same kind. Docker's
+// other options (apparmor, label, systempaths) are errors: minirun has
+// nothing to apply them to.
+func (r *ImageRun) SetSecurityOpt(opt string, readFile func(string) ([]byte, error)) error {
+	key, value, hasValue := strings.Cut(opt, "=")
+	if !hasValue {
+		key, value, hasValue = strings.Cut(opt, ":")
+	}
+	switch key {
+	case "no-new-privileges":
+		on := true
+		if hasValue {
+			var err error
+			if on, err = strconv.ParseBool(value); err != nil {
+				return fmt.Errorf("invalid security option %q: want no-new-privileges=true or false", opt)
+			}
+		}
+		r.NoNewPrivileges = on
+		return nil
+	case "seccomp":
+		switch value {
+		case "":
+			return fmt.Errorf("invalid security option %q: want seccomp=unconfined or seccomp=FILE", opt)
+		case "unconfined":
+			r.Seccomp, r.SeccompUnconfined = nil, true
+			return nil
+		}
+		data, err := readFile(value)
+		if err != nil {
+			return fmt.Errorf("read seccomp profile: %w", err)
+		}
+		p, err := ParseSeccompProfile(data)
+		if err != nil {
+			return fmt.Errorf("seccomp profile %s: %w", value, err)
+		}
+		r.Seccomp, r.SeccompUnconfined = p, false
+		return nil
+	}
+	return fmt.Errorf("invalid security option %q: want no-new-privileges, seccomp=unconfined or seccomp=FILE", opt)
+}

@@ -144,10 +144,28 @@ type ImageRun struct {
 	// device in the devices cgroup. The host's
 	// device nodes are the caller's to add to linux.devices.
 	Privileged bool
+	// HostCapabilities are the capabilities the caller may hand out: its
+	// own bounding set. --privileged and --cap-add ALL give these rather
+	// than every capability this package knows, as podman does: capset(2)
+	// refuses a permitted set wider than the caller's, so a host (or an
+	// outer container) whose bounding set lacks one would otherwise fail
+	// every privileged run. Empty: all of [CapabilityNames].
+	HostCapabilities []string
 	// NoNewPrivileges (--security-opt no-new-privileges) sets
 	// no_new_privs: setuid binaries and file capabilities no longer raise
 	// privileges.
 	NoNewPrivileges bool
+	// Seccomp (--security-opt seccomp=FILE) replaces base's linux.seccomp
+	// with a profile read from a file, resolved for the process's
+	// bounding set ([SeccompProfile.Spec]). SeccompUnconfined
+	// (--security-opt seccomp=unconfined) removes base's. Privileged
+	// removes it whatever these say, as docker does. With neither, base's
+	// profile stays; when it is the [DefaultSeccomp] of base's bounding
+	// set, as in [DockerDefault], and CapAdd or CapDrop change that set,
+	// it becomes the DefaultSeccomp of the new one. Both set is an error.
+	// [ImageRun.SetSecurityOpt] sets these three from --security-opt.
+	Seccomp           *SeccompProfile
+	SeccompUnconfined bool
 	// Ulimits (--ulimit, see [ParseUlimit]) replace base's rlimits of the
 	// same type and add the others.
 	Ulimits []specs.POSIXRlimit
@@ -257,6 +275,8 @@ type ImageRun struct {
 //     PidsLimit pids.limit; Privileged allows every device.
 //   - linux.maskedPaths, linux.readonlyPaths and linux.seccomp are emptied
 //     by Privileged.
+//   - linux.seccomp: Seccomp replaces it, SeccompUnconfined removes it;
+//     base's default profile follows CapAdd and CapDrop.
 //   - annotations: Labels over the image's labels, and StopSignal as
 //     org.opencontainers.image.stopSignal.
 //

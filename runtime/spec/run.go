@@ -7,6 +7,7 @@ import (
 	"math"
 	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,11 +101,17 @@ func planRun(base *specs.Spec, r ImageRun) (*runChanges, error) {
 		proc = *base.Process
 	}
 
-	caps, err := runCapabilities(proc.Capabilities, r.CapAdd, r.CapDrop, r.Privileged)
+	caps, err := runCapabilities(proc.Capabilities, r.CapAdd, r.CapDrop, r.Privileged, r.HostCapabilities)
 	if err != nil {
 		return nil, err
 	}
 	c.caps = caps
+
+	if seccomp, changed, err := runSeccomp(base, proc.Capabilities, caps, r); err != nil {
+		return nil, err
+	} else if changed {
+		editLinux().Seccomp = seccomp
+	}
 
 	c.rlimits, err = runRlimits(proc.Rlimits, r.Ulimits)
 	if err != nil {
@@ -235,7 +242,7 @@ func (c *runChanges) annotate(annotations map[string]string) map[string]string {
 // checked, even one that ALL makes moot (docker lets those through
 // unchecked). "Every capability" is CapabilityNames; the runtime leaves out
 // the ones the running kernel does not know.
-func runCapabilities(base *specs.LinuxCapabilities, add, drop []string, privileged bool) (*specs.LinuxCapabilities, error) {
+func runCapabilities(base *specs.LinuxCapabilities, add, drop []string, privileged bool, host []string) (*specs.LinuxCapabilities, error) {
 	adds, err := normalizeCaps("--cap-add", add)
 	if err != nil {
 		return nil, err
@@ -247,15 +254,19 @@ func runCapabilities(base *specs.LinuxCapabilities, add, drop []string, privileg
 	if !privileged && len(adds) == 0 && len(drops) == 0 {
 		return nil, nil
 	}
+	all := CapabilityNames
+	if len(host) > 0 {
+		all = host
+	}
 	var caps []string
 	switch {
 	case privileged:
-		caps = slices.Clone(CapabilityNames)
+		caps = slices.Clone(all)
 	case slices.Contains(adds, "ALL"):
 		if slices.Contains(drops, "ALL") {
 			drops = nil // added and dropped: added
 		}
-		for _, name := range CapabilityNames {
+		for _, name := range all {
 			if !slices.Contains(drops, name) {
 				caps = append(caps, name)
 			}
@@ -283,6 +294,43 @@ func runCapabilities(base *specs.LinuxCapabilities, add, drop []string, privileg
 		Effective: slices.Clone(caps),
 		Permitted: slices.Clone(caps),
 	}, nil
+}
+
+// runSeccomp returns linux.seccomp after --security-opt seccomp=...,
+// --cap-add and --cap-drop, and whether it differs from base's. baseCaps
+// are base's capabilities, caps the run's (nil: base's stay). Privileged is
+// planRun's, which drops the filter afterwards.
+func runSeccomp(base *specs.Spec, baseCaps, caps *specs.LinuxCapabilities, r ImageRun) (*specs.LinuxSeccomp, bool, error) {
+	if r.Privileged {
+		return nil, false, nil
+	}
+	bounding := func(c *specs.LinuxCapabilities) []string {
+		if c == nil {
+			return nil
+		}
+		return c.Bounding
+	}
+	final := bounding(baseCaps)
+	if caps != nil {
+		final = caps.Bounding
+	}
+	switch {
+	case r.Seccomp != nil && r.SeccompUnconfined:
+		return nil, false, errors.New("--security-opt: seccomp=unconfined and a seccomp profile together")
+	case r.SeccompUnconfined:
+		return nil, true, nil
+	case r.Seccomp != nil:
+		return r.Seccomp.Spec(final), true, nil
+	case caps == nil || base.Linux == nil || base.Linux.Seccomp == nil:
+		return nil, false, nil
+	}
+	// Docker builds its default profile from the capabilities the
+	// container ends up with; base's, when it is the default, was built
+	// from base's.
+	if reflect.DeepEqual(base.Linux.Seccomp, DefaultSeccomp(bounding(baseCaps))) {
+		return DefaultSeccomp(final), true, nil
+	}
+	return nil, false, nil
 }
 
 // normalizeCaps turns --cap-add or --cap-drop names into CapabilityNames
