@@ -40,7 +40,7 @@ while read -r pkg dir bin; do
 	log=/tmp/test-$bin.log
 	start=$(now)
 	echo "=== package $pkg"
-	set -- -test.v -test.count=1 -test.timeout="${MINIRUN_VM_PKG_TIMEOUT:-300s}"
+	set -- -test.v -test.count=1 -test.timeout="${MINIRUN_VM_PKG_TIMEOUT:-900s}"
 	[ -n "${MINIRUN_VM_RUN:-}" ] && set -- "$@" -test.run "$MINIRUN_VM_RUN"
 	# shellcheck disable=SC2086 # words on purpose
 	set -- "$@" ${MINIRUN_VM_TESTFLAGS:-}

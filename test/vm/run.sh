@@ -16,8 +16,8 @@
 #   MINIRUN_VM_TESTFLAGS  more flags for every test binary (-test.count=20 ...)
 #   MINIRUN_VM_VERBOSE  1: full -test.v output (default: passing tests hidden;
 #                       the full log is kept in last/verbose.log either way)
-#   MINIRUN_VM_TIMEOUT  seconds before qemu is killed (default 900)
-#   MINIRUN_VM_PKG_TIMEOUT  -test.timeout of each package (default 300s)
+#   MINIRUN_VM_TIMEOUT  seconds before qemu is killed (default 1800)
+#   MINIRUN_VM_PKG_TIMEOUT  -test.timeout of each package (default 900s: the test/ suite takes some 8 minutes under emulation)
 #   MINIRUN_VM_KVM      1: add -enable-kvm (real hosts; nested KVM hangs on
 #                       some, which is why TCG is the default)
 #   MINIRUN_VM_MEM, MINIRUN_VM_CPUS  guest size (default 2048 MiB, 2)
@@ -42,7 +42,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 VMDIR=$REPO/test/vm
 CACHE=${MINIRUN_VM_CACHE:-/var/tmp/minirun-vm}
-TIMEOUT=${MINIRUN_VM_TIMEOUT:-900}
+TIMEOUT=${MINIRUN_VM_TIMEOUT:-1800}
 export PATH=$PATH:/usr/local/go/bin
 export CGO_ENABLED=0
 # The Makefile's build flags (urfave_cli_no_docs drops the man-page generator).
@@ -389,7 +389,7 @@ shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 	echo "MINIRUN_VM_RUN=$(shq "${MINIRUN_VM_RUN:-}")"
 	echo "MINIRUN_VM_TESTFLAGS=$(shq "${MINIRUN_VM_TESTFLAGS:-}")"
 	echo "MINIRUN_VM_VERBOSE=$(shq "${MINIRUN_VM_VERBOSE:-0}")"
-	echo "MINIRUN_VM_PKG_TIMEOUT=$(shq "${MINIRUN_VM_PKG_TIMEOUT:-300s}")"
+	echo "MINIRUN_VM_PKG_TIMEOUT=$(shq "${MINIRUN_VM_PKG_TIMEOUT:-900s}")"
 } >"$P/payload/env"
 (cd "$P" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$W/payload.cpio"
 # The kernel unpacks concatenated archives in turn: base, tools, payload.
