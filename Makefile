@@ -49,6 +49,7 @@ bench: deps build ## minirun vs runc and podman (run), and vs skopeo+umoci and p
 	@./test/deps.sh bench
 	$(GO) test -run '^$$' -bench RunTrue -benchtime 200x -count 1 ./test/
 	$(GO) test -run '^$$' -bench RunImage -benchtime 50x -count 1 ./test/
+	$(GO) test -run '^$$' -bench RunPhases -benchtime 30x -count 1 ./test/
 	$(GO) test -run '^$$' -bench Seccomp -benchtime 30x -count 1 ./test/
 	$(GO) test -run '^$$' -bench Seccomp -count 1 ./runtime/spec/
 	$(GO) test -run '^$$' -bench 'RunNetwork|Attach' -benchtime 30x -count 1 ./test/ ./network/

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // DefaultRoot is where Linux distributions mount cgroups.
@@ -34,6 +36,9 @@ type Config struct {
 	// Log receives, at Debug level, one line per file written, in kernel
 	// terms and with the linux.resources field it came from. nil discards.
 	Log *slog.Logger
+	// Explain receives each directory made and each file written by
+	// Create, with the field and conversion it came from (--explain).
+	Explain *explain.Sink
 }
 
 // State is everything a Manager needs after Create, so that another
@@ -59,6 +64,7 @@ type Manager struct {
 	mounts map[string]string
 	writes []Write // from Config.Resources, for Create
 	log    *slog.Logger
+	ex     *explain.Sink
 
 	// mkdir and rmdir are the two operations whose kernel behaviour a
 	// plain directory cannot imitate (a new cgroup comes with its
@@ -114,6 +120,7 @@ func newManager(c Config, readSelf func() ([]byte, error)) (*Manager, error) {
 	}
 	m := Load(State{Mode: c.Mode, Dirs: map[string]string{}}, c.Log)
 	m.mounts, m.writes = map[string]string{}, writes
+	m.ex = c.Explain
 	if c.Mode == Unified {
 		if !abs && !self.HasUnified {
 			return nil, fmt.Errorf("cgroup path %q is relative, but /proc/self/cgroup has no cgroup v2 (0::) line", p)

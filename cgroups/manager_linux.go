@@ -13,6 +13,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // statsControllers are enabled for every container when the parent offers
@@ -120,6 +122,7 @@ func (m *Manager) mkdirLevel(dir string, leaf bool, made *[]string) error {
 	}
 	if err == nil {
 		*made = append(*made, dir)
+		m.ex.Stepf(explain.PhaseCgroup, "cgroups(7)", "mkdir %s", dir)
 	}
 	return nil
 }
@@ -217,6 +220,14 @@ func (m *Manager) writeFile(path, value, from string) error {
 	}
 	switch {
 	case err == nil:
+		if m.ex.Enabled() {
+			m.ex.Step(explain.Step{
+				Phase:  explain.PhaseCgroup,
+				Text:   fmt.Sprintf("write %q to %s  (%s)", value, path, from),
+				Man:    "cgroups(7), Documentation/admin-guide/cgroup-v2.rst",
+				Fields: map[string]any{"op": "write", "file": path, "value": value, "from": from},
+			})
+		}
 		return nil
 	case errors.Is(err, fs.ErrNotExist):
 		// The cgroup is there but the file is not: its controller is off.

@@ -202,6 +202,7 @@ func (s *Store) ingestLayer(ctx context.Context, tmp *tmpDir, l layerSource, pro
 	counted := &atMost{r: bar.reader(src), max: l.desc.Size}
 	compressed := io.TeeReader(counted, io.MultiWriter(sinks...))
 
+	var stats archive.Stats
 	unpackErr := func() error {
 		tarStream, _, err := archive.Decompress(compressed)
 		if err != nil {
@@ -214,7 +215,7 @@ func (s *Store) ingestLayer(ctx context.Context, tmp *tmpDir, l layerSource, pro
 			if err := os.MkdirAll(filepath.Join(layerTmp, "fs"), 0o755); err != nil {
 				return err
 			}
-			if _, err := archive.Apply(filepath.Join(layerTmp, "fs"), plain, archive.Options{}); err != nil {
+			if stats, err = archive.Apply(filepath.Join(layerTmp, "fs"), plain, archive.Options{}); err != nil {
 				return err
 			}
 		}
@@ -249,6 +250,9 @@ func (s *Store) ingestLayer(ctx context.Context, tmp *tmpDir, l layerSource, pro
 		return nil, fmt.Errorf("layer %s: %w", l.desc.Digest, drainErr)
 	}
 
+	if s.Explain.Enabled() {
+		s.explainLayer(l, !haveBlob, !haveLayer, stats)
+	}
 	var moves []move
 	if blobFile != nil {
 		if err := blobFile.Close(); err != nil {

@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // Manifest media types of Docker's registry API that are not OCI's.
@@ -148,6 +150,11 @@ func (s *Store) Pull(ctx context.Context, refStr string, o PullOptions) (*PullRe
 	man, err := decodeManifest(raw)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	if s.Explain.Enabled() {
+		s.Explain.Step(explain.Step{Phase: explain.PhasePull, Man: "OCI distribution-spec (pulling manifests)",
+			Text:   fmt.Sprintf("GET /v2/%s/manifests/%s: %s, %d layers", gref.Context().RepositoryStr(), gref.Identifier(), mediaType, len(man.Layers)),
+			Fields: map[string]any{"op": "manifest", "ref": ref.String(), "digest": digest.FromBytes(raw).String()}})
 	}
 
 	fetch := func(ctx context.Context, d digest.Digest) (io.ReadCloser, error) {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // DefaultRoot is where images live unless --store or MINIRUN_STORE says
@@ -55,6 +57,9 @@ const (
 type Store struct {
 	root string
 	log  *slog.Logger
+	// Explain receives each layer fetched and unpacked (--explain). nil:
+	// none.
+	Explain *explain.Sink
 }
 
 // Image is one named image in the store.

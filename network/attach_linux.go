@@ -13,6 +13,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // Attach wires a container to its lease's network: it carries out
@@ -54,6 +56,14 @@ func (m *Manager) Attach(ctx context.Context, l *Lease, netnsPath string) (err e
 		}
 		if err := a.apply(ctx, s); err != nil {
 			return fmt.Errorf("%s: %w", s.Verb(), err)
+		}
+		if m.Explain.Enabled() {
+			// Multi-line steps (the nftables table and rules) become one
+			// explained line each.
+			for _, line := range strings.Split(s.Command(), "\n") {
+				m.Explain.Step(explain.Step{Phase: explain.PhaseNetwork, Text: strings.TrimSpace(line), Man: s.Man,
+					Fields: map[string]any{"op": s.Verb()}})
+			}
 		}
 	}
 	return nil

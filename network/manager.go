@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // Manager keeps the networks and leases under one root directory:
@@ -33,6 +35,9 @@ type Manager struct {
 	// own objects (for example turning on ip_forward). Open sets it to
 	// slog.Default().
 	Logger *slog.Logger
+	// Explain receives each step of Attach as it is done, in the words of
+	// ip(8) and nft(8) (--explain). nil: none.
+	Explain *explain.Sink
 }
 
 // Root returns the directory the Manager keeps its state in.

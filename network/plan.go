@@ -76,8 +76,19 @@ func PlanAttach(l *Lease, netnsPath string) []Step {
 	return steps
 }
 
-// String writes the step in the words of ip(8), sysctl(8) and nft(8).
+// String writes the step in the words of ip(8), sysctl(8) and nft(8),
+// with the man page that explains it.
 func (s Step) String() string {
+	what := s.Command()
+	if s.Man != "" {
+		what += " (" + s.Man + ")"
+	}
+	return what
+}
+
+// Command is String without the man page: the ip(8), sysctl(8) or nft(8)
+// command lines that do what the step does (--explain prints them).
+func (s Step) Command() string {
 	ns := ""
 	if s.NetNS != "" {
 		ns = "netns " + s.NetNS + ": "
@@ -116,9 +127,6 @@ func (s Step) String() string {
 		what = strings.Join(lines, "\n")
 	default:
 		what = fmt.Sprintf("op %d", int(s.Op))
-	}
-	if s.Man != "" {
-		what += " (" + s.Man + ")"
 	}
 	return ns + what
 }

@@ -57,7 +57,13 @@ func (r *root) createDevice(log *slog.Logger, d device) error {
 	var fs unix.Statfs_t
 	if err := unix.Fstatfs(dfd, &fs); err == nil && fs.Flags&unix.ST_NODEV != 0 {
 		log.Debug("the mount holding "+d.path+" is nodev: bind the host's node", "at", at)
-		return r.bindDevice(log, dfd, name, d, at)
+		if err := r.bindDevice(log, dfd, name, d, at); err != nil {
+			return err
+		}
+		if r.ex.Enabled() {
+			r.ex.Step(deviceStep(d, true))
+		}
+		return nil
 	}
 	dev := unix.Mkdev(uint32(d.major), uint32(d.minor))
 	log.Debug(fmt.Sprintf("mknod(%q, %s, %d:%d)", d.path, modeString(d.mode), d.major, d.minor), "at", at)
@@ -73,13 +79,22 @@ func (r *root) createDevice(log *slog.Logger, d device) error {
 		// mknod is refused without CAP_MKNOD in the initial user
 		// namespace (a rootless container): bind the host's node onto an
 		// empty file instead. Its owner and mode stay the host's.
-		return r.bindDevice(log, dfd, name, d, at)
+		if err := r.bindDevice(log, dfd, name, d, at); err != nil {
+			return err
+		}
+		if r.ex.Enabled() {
+			r.ex.Step(deviceStep(d, true))
+		}
+		return nil
 	default:
 		return fmt.Errorf("create device %s: %w", d.path, &os.PathError{Op: "mknod", Path: at, Err: err})
 	}
 	log.Debug(fmt.Sprintf("chown(%q, %d, %d)", d.path, d.uid, d.gid), "at", at)
 	if err := unix.Fchownat(dfd, name, int(d.uid), int(d.gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("create device %s: %w", d.path, &os.PathError{Op: "chown", Path: at, Err: err})
+	}
+	if r.ex.Enabled() {
+		r.ex.Step(deviceStep(d, false))
 	}
 	return nil
 }

@@ -54,6 +54,12 @@ func Prepare(c *Config) error {
 	if err := sysMount(log, "", "/", "", prop, "", ""); err != nil {
 		return fmt.Errorf("make / %s: %w", flagString(prop), err)
 	}
+	if c.Explain.Enabled() {
+		st := mountStep("", "/", "", prop, "", false)
+		st.Text += ": the host's mounts stop propagating to this namespace"
+		st.Man, st.Fields["op"] = manPropagat, "propagation"
+		c.Explain.Step(st)
+	}
 	if prop&msShared != 0 {
 		// With / shared on purpose, at least the mount holding the rootfs
 		// must be private: else the bind below propagates to the host, and
@@ -74,14 +80,22 @@ func Prepare(c *Config) error {
 		if err := mountOverlay(log, c.Rootfs, c.Overlay); err != nil {
 			return err
 		}
+		if c.Explain.Enabled() {
+			c.Explain.Step(overlayStep(c.Overlay))
+		}
 	} else if err := sysMount(log, c.Rootfs, c.Rootfs, "", msBind|msRec, "", ""); err != nil {
 		return fmt.Errorf("bind rootfs %s onto itself: %w", c.Rootfs, err)
+	} else if c.Explain.Enabled() {
+		st := mountStep(c.Rootfs, "/", "", msBind|msRec, "", false)
+		st.Text = fmt.Sprintf("mount(%q, %q, \"\", MS_BIND|MS_REC, \"\"): the rootfs becomes a mount point, the container's / after pivot_root", c.Rootfs, c.Rootfs)
+		c.Explain.Step(st)
 	}
 	r, err := openRoot(c.Rootfs)
 	if err != nil {
 		return err
 	}
 	defer r.close()
+	r.ex = c.Explain
 
 	// 3. The spec's mounts, in order: later ones may sit on earlier ones
 	// (/dev/pts on the /dev tmpfs).
@@ -140,6 +154,13 @@ func (r *root) mount(log *slog.Logger, m Mount) error {
 	if err != nil {
 		return fail(err)
 	}
+	if r.ex.Enabled() {
+		if fallback {
+			r.ex.Step(mountStep("/sys/fs/cgroup", resolved, "", msBind|msRec, "", false))
+		} else {
+			r.ex.Step(mountStep(m.Source, resolved, m.FSType, m.Flags, m.Data, false))
+		}
+	}
 	if m.RemountFlags == 0 && len(m.PropagationFlags) == 0 && !fallback {
 		return nil
 	}
@@ -153,15 +174,31 @@ func (r *root) mount(log *slog.Logger, m Mount) error {
 		if err := readonlyTree(log, nfd, m.Flags, at); err != nil {
 			return fail(err)
 		}
+		if r.ex.Enabled() {
+			st := mountStep("", resolved, "", msBind|msRemount|msRdonly|m.Flags&(msNosuid|msNodev|msNoexec), "", false)
+			st.Text = fmt.Sprintf("mount_setattr(%q, AT_RECURSIVE, MOUNT_ATTR_RDONLY): the host's cgroup tree, read-only", resolved)
+			st.Man = "mount_setattr(2)"
+			r.ex.Step(st)
+		}
 	}
 	if m.RemountFlags != 0 {
 		if err := remount(log, procFd(nfd), at, m.RemountFlags, m.ClearedFlags, false); err != nil {
 			return fail(err)
 		}
+		if r.ex.Enabled() {
+			// The kernel ignores all but MS_BIND|MS_REC on the mount(2)
+			// that makes a bind: its flags take a second call.
+			r.ex.Step(mountStep("", resolved, "", m.RemountFlags, "", false))
+		}
 	}
 	for _, p := range m.PropagationFlags {
 		if err := sysMount(log, "", procFd(nfd), "", p, "", at); err != nil {
 			return fail(fmt.Errorf("set propagation %s: %w", flagString(p), err))
+		}
+		if r.ex.Enabled() {
+			st := mountStep("", resolved, "", p, "", false)
+			st.Man, st.Fields["op"] = manPropagat, "propagation"
+			r.ex.Step(st)
 		}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"path"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // Finalize runs after Pivot (and after the runtime has written
@@ -29,12 +31,12 @@ func Finalize(c *Config) error {
 		// later non-recursive step could hide, and a mask may land inside
 		// a read-only tree.
 		for _, p := range l.ReadonlyPaths {
-			if err := readonlyPath(log, path.Join("/", p)); err != nil {
+			if err := readonlyPath(log, c.Explain, path.Join("/", p)); err != nil {
 				return err
 			}
 		}
 		for _, p := range l.MaskedPaths {
-			if err := maskPath(log, path.Join("/", p)); err != nil {
+			if err := maskPath(log, c.Explain, path.Join("/", p)); err != nil {
 				return err
 			}
 		}
@@ -45,10 +47,18 @@ func Finalize(c *Config) error {
 		if err := remount(log, "/", "", msBind|msRemount|msRdonly, 0, true); err != nil {
 			return fmt.Errorf("make / read-only: %w", err)
 		}
+		if c.Explain.Enabled() {
+			c.Explain.Step(mountStep("", "/", "", msBind|msRemount|msRdonly, "", true))
+		}
 	}
 	if prop := c.rootPropagation(); prop != 0 {
 		if err := sysMount(log, "", "/", "", prop, "", ""); err != nil {
 			return fmt.Errorf("make / %s: %w", flagString(prop), err)
+		}
+		if c.Explain.Enabled() {
+			st := mountStep("", "/", "", prop, "", false)
+			st.Man, st.Fields["op"] = manPropagat, "propagation"
+			c.Explain.Step(st)
 		}
 	}
 	return nil
@@ -57,7 +67,7 @@ func Finalize(c *Config) error {
 // readonlyPath binds p onto itself and makes that mount read-only, keeping
 // its other flags (procfs is nosuid,nodev,noexec). A missing p is skipped:
 // the lists name files not every kernel has.
-func readonlyPath(log *slog.Logger, p string) error {
+func readonlyPath(log *slog.Logger, ex *explain.Sink, p string) error {
 	err := sysMount(log, p, p, "", msBind|msRec, "", "")
 	if errors.Is(err, unix.ENOENT) {
 		log.Debug("read-only path does not exist, skipped", "path", p)
@@ -69,13 +79,19 @@ func readonlyPath(log *slog.Logger, p string) error {
 	if err := remount(log, p, "", msBind|msRemount|msRdonly, 0, true); err != nil {
 		return fmt.Errorf("make %s read-only: %w", p, err)
 	}
+	if ex.Enabled() {
+		ex.Step(mountStep(p, p, "", msBind|msRec, "", false))
+		st := mountStep("", p, "", msBind|msRemount|msRdonly, "", true)
+		st.Text += ": a read-only path (linux.readonlyPaths)"
+		ex.Step(st)
+	}
 	return nil
 }
 
 // maskPath hides p: a file under a bind of /dev/null (reads empty, writes
 // vanish), a directory under an empty read-only tmpfs. A missing p is
 // skipped.
-func maskPath(log *slog.Logger, p string) error {
+func maskPath(log *slog.Logger, ex *explain.Sink, p string) error {
 	st, err := os.Stat(p)
 	if errors.Is(err, os.ErrNotExist) {
 		log.Debug("masked path does not exist, skipped", "path", p)
@@ -91,10 +107,23 @@ func maskPath(log *slog.Logger, p string) error {
 		if err := sysMount(log, "tmpfs", p, "tmpfs", flags, "", ""); err != nil {
 			return fmt.Errorf("mount tmpfs on %s: %w", p, err)
 		}
+		if ex.Enabled() {
+			st := mountStep("tmpfs", p, "tmpfs", flags, "", false)
+			st.Text += ": a masked directory (linux.maskedPaths)"
+			ex.Step(st)
+		}
 		return nil
 	}
 	if err := maskFile(log, p); err != nil {
 		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	if ex.Enabled() {
+		// A bind of /dev/null: devtmpfs or the /dev tmpfs, so the fstype
+		// mountinfo shows is that of the container's /dev.
+		st := mountStep("/dev/null", p, "", msBind, "", false)
+		st.Text = fmt.Sprintf("open_tree(\"/dev/null\", OPEN_TREE_CLONE), move_mount onto %q: a masked file (linux.maskedPaths)", p)
+		st.Man = manMask
+		ex.Step(st)
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // Pivot makes Config.Rootfs the new / of the mount namespace, after
@@ -16,9 +18,24 @@ func Pivot(c *Config) error {
 		return err
 	}
 	if c.NoPivot {
-		return moveRoot(c.log(), c.Rootfs)
+		if err := moveRoot(c.log(), c.Rootfs); err != nil {
+			return err
+		}
+		c.Explain.Stepf(explain.PhasePivot, manChroot, "mount(%q, \"/\", \"\", MS_MOVE, \"\"), chroot(\".\"): no pivot_root, the old root stays underneath", c.Rootfs)
+		return nil
 	}
-	return pivotRoot(c.log(), c.Rootfs)
+	if err := pivotRoot(c.log(), c.Rootfs); err != nil {
+		return err
+	}
+	if c.Explain.Enabled() {
+		c.Explain.Step(explain.Step{Phase: explain.PhasePivot, Man: manPivot,
+			Text:   fmt.Sprintf("chdir(%q), pivot_root(\".\", \".\"): the rootfs becomes /, the old root is stacked on it", c.Rootfs),
+			Fields: map[string]any{"op": "pivot_root", "new_root": c.Rootfs}})
+		c.Explain.Step(explain.Step{Phase: explain.PhasePivot, Man: manUmount,
+			Text:   `mount("", ".", "", MS_SLAVE|MS_REC, ""), umount2(".", MNT_DETACH): the old root (the host's /) leaves the namespace`,
+			Fields: map[string]any{"op": "umount", "target": "old root"}})
+	}
+	return nil
 }
 
 // pivotRoot swaps the root mount of the namespace for rootfs and detaches

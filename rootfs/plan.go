@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // Config is what the container's init knows about its filesystem view.
@@ -31,6 +33,10 @@ type Config struct {
 	// Log receives, at Debug level, one line per kernel-level step, written
 	// as the system call it makes.
 	Log *slog.Logger
+	// Explain receives each mount, device, masked and read-only path and
+	// the pivot_root as it is made, with the container's view of the
+	// target (--explain). nil: none.
+	Explain *explain.Sink
 }
 
 // Mount is one mount Prepare makes, as data.

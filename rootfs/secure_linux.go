@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // This file resolves paths inside the rootfs as if the rootfs were /.
@@ -36,7 +38,8 @@ const maxSymlinks = 40
 // root is the container's root filesystem, held open as an O_PATH fd.
 type root struct {
 	fd   int
-	path string // host path, for messages and logs
+	path string        // host path, for messages and logs
+	ex   *explain.Sink // where each mount made through it is explained
 }
 
 // openRoot opens the rootfs. Call it after the rootfs has been bound onto

@@ -40,7 +40,7 @@ func (r *Runtime) newCgroup(id, dir string, s *specs.Spec) (*cgroups.Manager, er
 		m.Kernel, m.KernelTCP = nil, nil
 		res.Memory = &m
 	}
-	m, err := cgroups.New(cgroups.Config{Path: path, ID: id, Resources: res, Log: r.Log})
+	m, err := cgroups.New(cgroups.Config{Path: path, ID: id, Resources: res, Log: r.Log, Explain: r.Explain})
 	if err != nil {
 		return nil, err
 	}

@@ -218,6 +218,7 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 		NoNewKeyring: o.NoNewKeyring,
 		PreserveFDs:  o.PreserveFDs,
 		Debug:        r.Log.Enabled(context.Background(), slog.LevelDebug),
+		Explain:      r.Explain.Enabled(),
 		NoMountNS:    noMountNS,
 		Overlay:      o.Overlay,
 		Seccomp:      filter,
@@ -265,6 +266,9 @@ func (r *Runtime) create(id string, o CreateOpts, proxyTTY bool) (_ *child, _ *l
 		if err := cg.Enter(st.Pid); err != nil {
 			return nil, nil, fmt.Errorf("move init into its cgroup: %w", err)
 		}
+	}
+	if r.Explain.Enabled() {
+		r.explainCgroupEntry(cg, st.Pid, sys.UseCgroupFD, enterCgroup != nil)
 	}
 	cgState := cg.State()
 	cfg.FifoFD = fds[0]
@@ -376,6 +380,10 @@ func (r *Runtime) startInit(cfg *initConfig, st *specs.State, stdio Stdio, prese
 	st.Pid = cmd.Process.Pid
 	cfg.State = *st
 	parentSock.onLog = r.relayLog
+	if r.Explain.Enabled() {
+		parentSock.onStep = r.Explain.Step
+		r.explainClone(sys, st.Pid, joins)
+	}
 	return &child{cmd: cmd, sock: parentSock}, extraFDs, nil
 }
 

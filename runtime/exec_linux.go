@@ -129,6 +129,7 @@ func (r *Runtime) startExec(id string, o ExecOpts) (_ *child, err error) {
 		Process:     p,
 		PreserveFDs: o.PreserveFDs,
 		Debug:       r.Log.Enabled(context.Background(), slog.LevelDebug),
+		Explain:     r.Explain.Enabled(),
 	}
 	// The exec'd process gets the container's filter too, as in runc:
 	// without it, exec would be a way around the profile.

@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/minirun/minirun/internal/explain"
 	"github.com/minirun/minirun/rootfs"
 	"github.com/minirun/minirun/runtime/seccomp"
 )
@@ -99,6 +100,7 @@ func Init() {
 // namespaces that clone(2) made.
 func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	s := c.Spec
+	ex := c.explainer(sock)
 	if c.UnshareCgroupNS {
 		// Now that the parent moved us into the container's cgroup: a
 		// cgroup namespace is rooted at the caller's cgroup when made.
@@ -106,6 +108,12 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 			return os.NewSyscallError("unshare(CLONE_NEWCGROUP)", err)
 		}
 		log.Debug("unshare(CLONE_NEWCGROUP): the container's cgroup becomes its root")
+		if ex.Enabled() {
+			ino, _ := nsInode(hostProc, "self/ns/cgroup")
+			ex.Step(explain.Step{Phase: explain.PhaseClone, Man: "cgroup_namespaces(7), unshare(2)",
+				Text:   fmt.Sprintf("unshare(CLONE_NEWCGROUP): new cgroup namespace cgroup:[%d], rooted at the container's cgroup", ino),
+				Fields: map[string]any{"op": "unshare", "ns": map[string]uint64{"cgroup": ino}}})
+		}
 	}
 	if !c.NoNewKeyring {
 		// A session keyring of its own, so the container cannot read the
@@ -114,13 +122,14 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 			return fmt.Errorf("join session keyring: %w", err)
 		}
 		log.Debug("keyctl(KEYCTL_JOIN_SESSION_KEYRING, \"_ses." + c.State.ID + "\")")
+		ex.Stepf(explain.PhaseProcess, "keyrings(7), keyctl(2)", "keyctl(KEYCTL_JOIN_SESSION_KEYRING, %q): a session keyring of its own", "_ses."+c.State.ID)
 	}
 	if c.MountNS > 0 {
 		if err := joinMountNS(c.MountNS, log); err != nil {
 			return err
 		}
 	}
-	rc := &rootfs.Config{Rootfs: c.Rootfs, Overlay: c.Overlay, Spec: s, NoPivot: c.NoPivot, Log: log}
+	rc := &rootfs.Config{Rootfs: c.Rootfs, Overlay: c.Overlay, Spec: s, NoPivot: c.NoPivot, Log: log, Explain: ex}
 	// Without a mount namespace of its own, the container shares the
 	// host's: any mount would be the host's, so none is made, and the
 	// root is changed with chroot(2) alone (as runc does).
@@ -156,11 +165,12 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 			return err
 		}
 		log.Debug(fmt.Sprintf("chroot(%q): no mount namespace, so no mounts", c.Rootfs))
+		ex.Stepf(explain.PhasePivot, "chroot(2)", "chroot(%q): no mount namespace, so no mounts", c.Rootfs)
 	}
 	// Before Finalize turns the root (and /proc/sys) read-only: the
 	// sysctls, and a missing working directory, which runc creates as
 	// root.
-	if err := writeSysctls(s.Linux, log); err != nil {
+	if err := writeSysctls(s.Linux, log, ex); err != nil {
 		return err
 	}
 	if withRoot {
@@ -178,11 +188,13 @@ func initContainer(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 			return fmt.Errorf("sethostname %q: %w", s.Hostname, err)
 		}
 		log.Debug(fmt.Sprintf("sethostname(%q) in the new UTS namespace", s.Hostname))
+		ex.Stepf(explain.PhaseProcess, "sethostname(2), uts_namespaces(7)", "sethostname(%q) in the new UTS namespace", s.Hostname)
 	}
 	if s.Domainname != "" {
 		if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
 			return fmt.Errorf("setdomainname %q: %w", s.Domainname, err)
 		}
+		ex.Stepf(explain.PhaseProcess, "setdomainname(2), uts_namespaces(7)", "setdomainname(%q)", s.Domainname)
 	}
 	return startProcess(c, sock, log)
 }
@@ -203,6 +215,7 @@ func initExec(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 		if err := joinMountNS(c.MountNS, log); err != nil {
 			return err
 		}
+		c.explainer(sock).Stepf(explain.PhaseClone, "setns(2), mount_namespaces(7)", "unshare(CLONE_FS), setns(mnt): joined the container's mount namespace (a thread must not share its fs_struct to change it)")
 	}
 	if c.RootFD > 0 {
 		// setns(mnt) leaves us at the namespace's root; with --no-pivot
@@ -241,6 +254,7 @@ func joinMountNS(fd int, log *slog.Logger) error {
 // limits, working directory, credentials, then execve.
 func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	p := c.Process
+	ex := c.explainer(sock)
 	if p.Terminal {
 		if err := setupConsole(sock, log); err != nil {
 			return err
@@ -251,6 +265,11 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 			return err
 		}
 		log.Debug(fmt.Sprintf("setrlimit(%s, soft=%d, hard=%d)", rl.Type, rl.Soft, rl.Hard))
+		if ex.Enabled() {
+			ex.Step(explain.Step{Phase: explain.PhaseProcess, Man: "prlimit(2), getrlimit(2)",
+				Text:   fmt.Sprintf("prlimit(0, %s, {soft=%d, hard=%d}): survives execve", rl.Type, rl.Soft, rl.Hard),
+				Fields: map[string]any{"op": "rlimit", "type": rl.Type, "soft": rl.Soft, "hard": rl.Hard}})
+		}
 	}
 	if p.OOMScoreAdj != nil {
 		v := strconv.Itoa(*p.OOMScoreAdj)
@@ -259,6 +278,7 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 		if err := writeProc("self/oom_score_adj", v); err != nil {
 			return fmt.Errorf("set oom_score_adj %s: %w", v, err)
 		}
+		ex.Stepf(explain.PhaseProcess, "proc(5) (/proc/pid/oom_score_adj)", "write %q to /proc/self/oom_score_adj", v)
 	}
 	cwd := p.Cwd
 	if cwd == "" {
@@ -291,11 +311,14 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 	// alone, the one that calls execve (see seccomp.Program.Install).
 	filter := c.Seccomp
 	if filter != nil && !p.NoNewPrivileges {
+		// Explained first, like the log line: the filter may deny the
+		// write to the sync socket.
+		explainSeccomp(ex, c, "now, while init may still install it: no no_new_privs")
 		if err := installSeccomp(filter, log); err != nil {
 			return err
 		}
 	}
-	if err := setCredentials(p, log); err != nil {
+	if err := setCredentials(p, log, ex); err != nil {
 		return err
 	}
 	if p.NoNewPrivileges {
@@ -305,8 +328,23 @@ func startProcess(c *initConfig, sock *syncSocket, log *slog.Logger) error {
 			return os.NewSyscallError("prctl(PR_SET_NO_NEW_PRIVS)", err)
 		}
 		log.Debug("prctl(PR_SET_NO_NEW_PRIVS, 1)")
+		ex.Stepf(explain.PhaseProcess, "prctl(2) (PR_SET_NO_NEW_PRIVS), Documentation/userspace-api/no_new_privs.rst", "prctl(PR_SET_NO_NEW_PRIVS, 1): execve can no longer grant privileges (setuid bits, file capabilities)")
+	}
+	if filter != nil && p.NoNewPrivileges {
+		// Said here, before "ready": after it, in a container made by
+		// create, nobody reads the socket any more.
+		explainSeccomp(ex, c, "last, right before execve (no_new_privs allows it without CAP_SYS_ADMIN)")
 	}
 	log.Debug(fmt.Sprintf("execve(%q, %q)", path, p.Args))
+	if ex.Enabled() {
+		when := "now"
+		if c.Mode == "create" {
+			when = "once start opens exec.fifo"
+		}
+		ex.Step(explain.Step{Phase: explain.PhaseExec, Man: "execve(2)",
+			Text:   fmt.Sprintf("execve(%q, %q) %s; fds above %d close on exec (close_range(2))", path, p.Args, when, 2+c.PreserveFDs),
+			Fields: map[string]any{"op": "execve", "path": path, "args": p.Args}})
+	}
 	if err := sock.send(syncMsg{Type: msgReady}, -1); err != nil {
 		return err
 	}
@@ -365,13 +403,15 @@ func installSeccomp(filter *seccomp.Program, log *slog.Logger) error {
 //
 // These are raw per-thread syscalls on purpose: credentials belong to a
 // thread in Linux, and only the thread that calls execve matters.
-func setCredentials(p *specs.Process, log *slog.Logger) error {
+func setCredentials(p *specs.Process, log *slog.Logger, ex *explain.Sink) error {
 	caps, unknown := capSetsOf(p.Capabilities)
 	for _, name := range unknown {
 		log.Warn("unknown capability skipped", "capability", name)
 	}
-	if log.Enabled(context.Background(), slog.LevelDebug) {
-		if before, err := readCaps(); err == nil {
+	var before capSets
+	if log.Enabled(context.Background(), slog.LevelDebug) || ex.Enabled() {
+		var err error
+		if before, err = readCaps(); err == nil {
 			log.Debug("capabilities before: " + before.String())
 		}
 	}
@@ -396,6 +436,7 @@ func setCredentials(p *specs.Process, log *slog.Logger) error {
 		return fmt.Errorf("setresuid(%d): %w", u.UID, e)
 	}
 	log.Debug(fmt.Sprintf("setgroups(%v), setresgid(%d), setresuid(%d)", gids, u.GID, u.UID))
+	ex.Stepf(explain.PhaseProcess, "setresuid(2), setgroups(2), credentials(7)", "setgroups(%v), setresgid(%d), setresuid(%d) with PR_SET_KEEPCAPS on", gids, u.GID, u.UID)
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return os.NewSyscallError("prctl(PR_SET_KEEPCAPS)", err)
 	}
@@ -408,6 +449,9 @@ func setCredentials(p *specs.Process, log *slog.Logger) error {
 	}
 	caps.Ambient &^= skipped
 	log.Debug("capabilities after: " + caps.String())
+	if ex.Enabled() {
+		explainCaps(ex, before, caps)
+	}
 	if u.Umask != nil {
 		unix.Umask(int(*u.Umask))
 	}
@@ -437,7 +481,7 @@ func setRlimit(rl specs.POSIXRlimit) error {
 	return nil
 }
 
-func writeSysctls(l *specs.Linux, log *slog.Logger) error {
+func writeSysctls(l *specs.Linux, log *slog.Logger, ex *explain.Sink) error {
 	if l == nil {
 		return nil
 	}
@@ -452,6 +496,7 @@ func writeSysctls(l *specs.Linux, log *slog.Logger) error {
 			return fmt.Errorf("write sysctl %s=%s: %w", k, v, err)
 		}
 		log.Debug(fmt.Sprintf("write %q to /proc/%s", v, path))
+		ex.Stepf(explain.PhaseProcess, "sysctl(8), proc(5)", "write %q to /proc/%s (linux.sysctl %s)", v, path, k)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/minirun/minirun/cgroups"
 	"github.com/minirun/minirun/cgroups/devices"
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // open locks id's state dir (how: LOCK_SH to read, LOCK_EX to change) and
@@ -169,6 +171,7 @@ func (r *Runtime) start(rec *record) error {
 		return err
 	}
 	r.Log.Debug("exec fifo opened: init goes on to execve", "id", rec.ID)
+	r.Explain.Stepf(explain.PhaseExec, "execve(2), fifo(7)", "open(%s, O_RDONLY) read EOF: init's close-on-exec write end closed, so execve replaced it with the user's process", filepath.Join(r.dir(rec.ID), fifoFile))
 	if h := rec.Spec.Hooks; h != nil {
 		st := r.stateOf(rec).State
 		st.Status = specs.StateRunning
@@ -352,6 +355,7 @@ func (r *Runtime) destroy(rec *record, force bool) error {
 		if err := waitGone(rec, 10*time.Second); err != nil {
 			return err
 		}
+		r.Explain.Stepf(explain.PhaseTeardown, "pid_namespaces(7), kill(2)", "SIGKILL to every process of the container (pid %d is gone): its namespaces go with the last of them", rec.Pid)
 	}
 	if cg != nil {
 		// Left over processes of a stopped container (its init was not
@@ -363,6 +367,14 @@ func (r *Runtime) destroy(rec *record, force bool) error {
 		if rec.Spec.Linux == nil || rec.Spec.Linux.CgroupsPath == "" {
 			removeDefaultParents(cg.State())
 		}
+		if r.Explain.Enabled() {
+			var dirs []string
+			for _, d := range cg.State().Dirs {
+				dirs = append(dirs, d)
+			}
+			sort.Strings(dirs)
+			r.Explain.Stepf(explain.PhaseTeardown, "cgroups(7), rmdir(2)", "rmdir %s: an empty cgroup is removed like a directory", strings.Join(dirs, " "))
+		}
 	}
 	if h := rec.Spec.Hooks; h != nil {
 		st := r.stateOf(rec).State
@@ -372,7 +384,11 @@ func (r *Runtime) destroy(rec *record, force bool) error {
 		}
 	}
 	r.Log.Debug("container deleted", "id", rec.ID)
-	return os.RemoveAll(r.dir(rec.ID))
+	if err := os.RemoveAll(r.dir(rec.ID)); err != nil {
+		return err
+	}
+	r.Explain.Stepf(explain.PhaseTeardown, "rmdir(2)", "state directory %s removed", r.dir(rec.ID))
+	return nil
 }
 
 // waitGone waits until init has exited. It cannot wait(2) for it (it is

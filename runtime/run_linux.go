@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minirun/minirun/internal/crashpoint"
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // RunOpts are run's flags: create's, and whether to wait.
@@ -80,6 +81,7 @@ func (r *Runtime) Run(id string, o RunOpts) (ExitStatus, error) {
 		o.Started(rec.Pid)
 	}
 	es := r.wait(c, o.Stdio, sigs)
+	r.Explain.Stepf(explain.PhaseRun, "wait4(2)", "wait4(%d): the container's process exited: %s", rec.Pid, c.cmd.ProcessState)
 	r.noteOOM(rec, &es)
 	writeJSON(r.dir(id), exitFile, es)
 	relock, err := lockDir(r.dir(id), unix.LOCK_EX)

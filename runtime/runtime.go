@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/minirun/minirun/internal/explain"
 )
 
 // DefaultRoot is where container state lives unless --root says otherwise.
@@ -29,6 +31,9 @@ var (
 type Runtime struct {
 	Root string
 	Log  *slog.Logger
+	// Explain receives each kernel-level step of create, start and exec,
+	// the parent's and init's in order (--explain, --timing). nil: none.
+	Explain *explain.Sink
 }
 
 // New returns a Runtime for root (DefaultRoot when empty), logging to log

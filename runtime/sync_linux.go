@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/minirun/minirun/internal/explain"
 	"github.com/minirun/minirun/rootfs"
 	"github.com/minirun/minirun/runtime/seccomp"
 )
@@ -34,7 +35,9 @@ import (
 //	  │ ◄──────────────── EOF, or error ─────   │ EOF means the user's process runs
 //
 // Any step of init may instead send "error" and exit; the parent then
-// undoes what create made.
+// undoes what create made. Between any two of these, init may send "log"
+// (a log record) and "explain" (a step for --explain) messages, which the
+// parent passes on in the order they came.
 const (
 	msgConfig   = "config"
 	msgHooks    = "hooks"
@@ -42,7 +45,8 @@ const (
 	msgConsole  = "console"
 	msgReady    = "ready"
 	msgError    = "error"
-	msgLog      = "log" // a log record of init's, re-logged by the parent
+	msgLog      = "log"     // a log record of init's, re-logged by the parent
+	msgExplain  = "explain" // a step of init's, passed on to the parent's Explain
 )
 
 type syncMsg struct {
@@ -51,6 +55,7 @@ type syncMsg struct {
 	Errno  int             `json:"errno,omitempty"` // for exec failures: ENOENT → 127, EACCES → 126
 	Config *initConfig     `json:"config,omitempty"`
 	Log    json.RawMessage `json:"log,omitempty"`
+	Step   *explain.Step   `json:"step,omitempty"`
 }
 
 // initConfig is everything init needs: it is a fresh process and knows
@@ -71,6 +76,8 @@ type initConfig struct {
 	UnshareCgroupNS bool `json:"unshareCgroupNS,omitempty"`
 	PreserveFDs     int  `json:"preserveFDs,omitempty"`
 	Debug           bool `json:"debug,omitempty"`
+	// Explain: send each step over the socket (msgExplain).
+	Explain bool `json:"explain,omitempty"`
 	// fds in init, numbered as init sees them.
 	FifoFD  int `json:"fifoFD,omitempty"`
 	MountNS int `json:"mountNSFD,omitempty"` // a mount namespace to join
@@ -89,6 +96,8 @@ type syncSocket struct {
 	// onLog receives init's log records as they arrive, in order with
 	// the protocol's own messages.
 	onLog func(json.RawMessage)
+	// onStep receives init's explained steps, in order with the rest.
+	onStep func(explain.Step)
 }
 
 func newSyncPair() (parent, child *syncSocket, err error) {
@@ -187,17 +196,35 @@ func (s *syncSocket) expect(want string) (syncMsg, int, error) {
 	return m, fd, nil
 }
 
-// next is recv without the log records, which it hands to onLog.
+// next is recv without the log records and explained steps, which it
+// hands to onLog and onStep.
 func (s *syncSocket) next() (syncMsg, int, error) {
 	for {
 		m, fd, err := s.recv()
-		if err != nil || m.Type != msgLog {
+		switch {
+		case err != nil:
+			return m, fd, err
+		case m.Type == msgLog:
+			if s.onLog != nil {
+				s.onLog(m.Log)
+			}
+		case m.Type == msgExplain:
+			if s.onStep != nil && m.Step != nil {
+				s.onStep(*m.Step)
+			}
+		default:
 			return m, fd, err
 		}
-		if s.onLog != nil {
-			s.onLog(m.Log)
-		}
 	}
+}
+
+// explainer is init's end of --explain: a sink whose steps go to the
+// parent as messages. Once the parent is gone they are dropped, as log
+// records are.
+func (s *syncSocket) explainer() *explain.Sink {
+	return explain.Forward(func(st explain.Step) {
+		s.send(syncMsg{Type: msgExplain, Step: &st}, -1)
+	})
 }
 
 // Write makes the socket an io.Writer for init's slog handler: each record

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/minirun/minirun/internal/testenv"
+	tr "github.com/minirun/minirun/internal/testregistry"
 	"github.com/minirun/minirun/runtime/spec"
 )
 
@@ -91,4 +93,67 @@ func BenchmarkRunImage(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 	fmt.Fprintf(os.Stderr, "run --rm IMAGE true, %d runs each: minirun %.1f ms, runc (bundle) %.1f ms, podman %.1f ms; minirun is %.2fx runc and %.3fx podman; minirun run's peak RSS %d KiB\n",
 		b.N, mm, mr, mp, mm/mr, mm/mp, peak)
+}
+
+// BenchmarkRunPhases times `minirun run --rm IMAGE true` plain and with
+// --timing=json, interleaved, and reports the median of each phase that
+// --timing measures (resolve, rootfs, cgroup, clone, ... teardown). Plain
+// against timed is the cost of the explain machinery when on; off, it is
+// one nil check per step, which the plain median shows against a build
+// without it.
+func BenchmarkRunPhases(b *testing.B) {
+	testenv.RequireRoot(b)
+	dir := b.TempDir()
+	store := filepath.Join(dir, "store")
+	reg := tr.Start(b, tr.Options{})
+	ref := reg.Push(b, "bench:phases", tr.Busybox(b, tr.BuildOptions{}).Image)
+	if out, err := exec.Command(runtimePath, "--root", filepath.Join(dir, "state"), "--store", store, "pull", "-q", ref).CombinedOutput(); err != nil {
+		b.Fatalf("pull: %v: %s", err, out)
+	}
+	run := func(extra ...string) (time.Duration, []byte) {
+		args := append([]string{"--root", filepath.Join(dir, "state"), "--store", store, "run", "--rm", "--network", "none", "--pull", "never"}, extra...)
+		cmd := exec.Command(runtimePath, append(args, ref, "true")...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("run %v: %v: %s", extra, err, stderr.Bytes())
+		}
+		return time.Since(start), stderr.Bytes()
+	}
+	run()
+	var plain, timed []time.Duration
+	phases := map[string][]time.Duration{}
+	var order []string
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, _ := run()
+		plain = append(plain, d)
+		d, out := run("--timing=json")
+		timed = append(timed, d)
+		for _, line := range bytes.Split(out, []byte("\n")) {
+			var row struct {
+				Timing string  `json:"timing"`
+				MS     float64 `json:"ms"`
+			}
+			if json.Unmarshal(line, &row) != nil || row.Timing == "" {
+				continue
+			}
+			if _, ok := phases[row.Timing]; !ok {
+				order = append(order, row.Timing)
+			}
+			phases[row.Timing] = append(phases[row.Timing], time.Duration(row.MS*float64(time.Millisecond)))
+		}
+	}
+	b.StopTimer()
+	report := fmt.Sprintf("run --rm IMAGE true, %d runs each: plain %.1f ms, --timing %.1f ms; phases (median ms):", b.N, medianMS(plain), medianMS(timed))
+	for _, p := range order {
+		m := medianMS(phases[p])
+		b.ReportMetric(m, p+"-ms")
+		report += fmt.Sprintf(" %s %.2f", p, m)
+	}
+	b.ReportMetric(medianMS(plain), "plain-ms")
+	b.ReportMetric(medianMS(timed), "timed-ms")
+	b.ReportMetric(0, "ns/op")
+	fmt.Fprintln(os.Stderr, report)
 }

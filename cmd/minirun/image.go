@@ -19,7 +19,11 @@ import (
 )
 
 func store(ctx *cli.Context) (*image.Store, error) {
-	return image.Open(ctx.String("store"), logger)
+	s, err := image.Open(ctx.String("store"), logger)
+	if s != nil {
+		s.Explain = sink
+	}
+	return s, err
 }
 
 // signalContext is cancelled by SIGINT or SIGTERM, so that an interrupted

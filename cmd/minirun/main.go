@@ -84,7 +84,7 @@ func reportError(err error) {
 }
 
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                   "minirun",
 		Usage:                  "run containers from OCI bundles, and see how",
 		Version:                version,
@@ -109,6 +109,8 @@ func newApp() *cli.App {
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors
 	}
+	addExplainFlags(app.Commands)
+	return app
 }
 
 func setupLogging(ctx *cli.Context) error {
@@ -148,7 +150,9 @@ func setupLogging(ctx *cli.Context) error {
 }
 
 func rt(ctx *cli.Context) *runtime.Runtime {
-	return runtime.New(ctx.String("root"), logger)
+	r := runtime.New(ctx.String("root"), logger)
+	r.Explain = sink
+	return r
 }
 
 // oneID returns the single container id a verb takes.

@@ -79,6 +79,7 @@ func (m *Manager) Networks() (*network.Manager, error) {
 		return nil, err
 	}
 	n.Logger = m.log
+	n.Explain = m.rt.Explain
 	m.nets = n
 	return n, nil
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/minirun/minirun/image"
+	"github.com/minirun/minirun/internal/explain"
 	"github.com/minirun/minirun/rootfs"
 	"github.com/minirun/minirun/runtime"
 	"github.com/minirun/minirun/runtime/spec"
@@ -69,6 +70,11 @@ func (m *Manager) resolve(ctx context.Context, o RunOptions) (*image.Image, erro
 		return res.Image, nil
 	}
 	im, err := m.store.Get(o.Image)
+	if err == nil && m.rt.Explain.Enabled() {
+		m.rt.Explain.Step(explain.Step{Phase: explain.PhaseResolve, Man: "OCI image-spec image-layout.md",
+			Text:   fmt.Sprintf("%s → %s in %s/index.json: manifest %s, %d layers already unpacked", o.Image, im.Name, m.store.Root(), im.Digest, len(im.Manifest.Layers)),
+			Fields: map[string]any{"op": "resolve", "name": im.Name, "digest": im.Digest.String()}})
+	}
 	if err == nil || !errors.Is(err, image.ErrNotFound) {
 		return im, err
 	}
@@ -303,6 +309,7 @@ func (m *Manager) Run(ctx context.Context, o RunOptions) (runtime.ExitStatus, er
 	if o.Remove || err != nil && rec.State.Status == StatusCreated {
 		m.rt.Delete(rec.ID, true)
 		m.removeDir(rec.ID)
+		m.rt.Explain.Stepf(explain.PhaseTeardown, "Documentation/filesystems/overlayfs.rst", "--rm: network detached, container directory %s (overlay upper and work dirs) removed", m.path(rec.ID))
 	}
 	return es, err
 }
