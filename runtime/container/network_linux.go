@@ -147,7 +147,13 @@ func (m *Manager) resolvConf(ns NetworkSettings) (string, error) {
 		return "", err
 	}
 	for _, w := range warnings {
-		m.log.Warn(w)
+		// Only a bridged container asks name servers over a network of
+		// its own; to the others the fallback is a detail.
+		if ns.Mode == NetBridge {
+			m.log.Warn(w)
+		} else {
+			m.log.Debug(w)
+		}
 	}
 	return string(b), nil
 }
