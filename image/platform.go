@@ -62,6 +62,17 @@ func platformString(p ocispec.Platform) string {
 	return s
 }
 
+// shownPlatform is p for an error line: as is when it is made of short
+// plain words, else quoted and cut, so that neither an index nor a
+// --platform value can make the error long or span lines.
+func shownPlatform(p ocispec.Platform) string {
+	s := platformString(p)
+	if len(s) > 40 || !platformWord.MatchString(strings.ReplaceAll(s, "/", "")) {
+		return quoteCut(s, 40)
+	}
+	return s
+}
+
 // matchPlatform picks from an index's manifests the one for want: os and
 // architecture must be equal, and the variant too (arm64's "" being v8).
 // If none matches, the error lists what the index offers.
@@ -83,22 +94,19 @@ func matchPlatform(want ocispec.Platform, ms []ocispec.Descriptor) (ocispec.Desc
 		// The index is the registry's: its strings are shown quoted
 		// where they are not plain words, and only so many of them, so
 		// that the error stays one line.
-		p := platformString(have)
-		if !platformWord.MatchString(strings.ReplaceAll(p, "/", "")) {
-			p = quoteCut(p, 40)
-		}
+		p := shownPlatform(have)
 		if !seen[p] {
 			seen[p] = true
 			offered = append(offered, p)
 		}
 	}
 	if len(offered) == 0 {
-		return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s: the index names no platforms", platformString(want))
+		return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s: the index names no platforms", shownPlatform(want))
 	}
 	const show = 8
 	list := strings.Join(offered[:min(show, len(offered))], ", ")
 	if len(offered) > show {
 		list += fmt.Sprintf(" and %d more", len(offered)-show)
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s in the index; it offers %s", platformString(want), list)
+	return ocispec.Descriptor{}, fmt.Errorf("no manifest for platform %s in the index; it offers %s", shownPlatform(want), list)
 }
