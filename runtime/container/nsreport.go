@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/minirun/minirun/rootfs"
 	"github.com/minirun/minirun/runtime/spec"
 )
 
@@ -341,46 +342,21 @@ type cgroupMount struct {
 }
 
 // parseCgroupMounts keeps the cgroup mounts of a mountinfo text
-// (proc(5)): "ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - FSTYPE
-// SOURCE SUPEROPTS". A v1 hierarchy's controllers are in SUPEROPTS.
+// (proc(5)). A v1 hierarchy's controllers are in its super options. A
+// text that does not parse has none.
 func parseCgroupMounts(text string) []cgroupMount {
+	ms, err := rootfs.ParseMountInfo(text)
+	if err != nil {
+		return nil
+	}
 	var out []cgroupMount
-	for line := range strings.Lines(text) {
-		f := strings.Fields(line)
-		sep := slices.Index(f, "-")
-		if sep < 5 || len(f) < sep+4 {
+	for _, m := range ms {
+		if m.FSType != "cgroup" && m.FSType != "cgroup2" {
 			continue
 		}
-		fstype := f[sep+1]
-		if fstype != "cgroup" && fstype != "cgroup2" {
-			continue
-		}
-		out = append(out, cgroupMount{
-			Root: unescapeMount(f[3]), Point: unescapeMount(f[4]),
-			V2: fstype == "cgroup2", Options: strings.Split(f[sep+3], ","),
-		})
+		out = append(out, cgroupMount{Root: m.Root, Point: m.Point, V2: m.FSType == "cgroup2", Options: m.SuperOptions})
 	}
 	return out
-}
-
-// unescapeMount undoes mountinfo's octal escapes of space, tab, newline
-// and backslash ("\040").
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // cgroupDirs finds, for each /proc/PID/cgroup line, the directory of that

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 
 	"github.com/minirun/minirun/network"
+	"github.com/minirun/minirun/rootfs"
 )
 
 // Status is how a finding weighs.
@@ -92,7 +93,7 @@ type Inputs struct {
 // Check judges in: one finding per check, in the order doctor prints
 // them. It makes no system call.
 func Check(in Inputs) []Finding {
-	mounts, mountsErr := parseMountinfo(in.Mountinfo.Data)
+	mounts, mountsErr := rootfs.ParseMountInfo(in.Mountinfo.Data)
 	if in.Mountinfo.Err != nil {
 		mountsErr = in.Mountinfo.Err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/minirun/minirun/cgroups"
 	"github.com/minirun/minirun/image"
 	"github.com/minirun/minirun/network"
+	"github.com/minirun/minirun/rootfs"
 )
 
 // Options say where Gather looks.
@@ -59,7 +60,7 @@ func Gather(o Options) Inputs {
 		HostPlatform: hostPlatform(),
 		Binfmt:       binfmtHandlers(),
 	}
-	mounts, _ := parseMountinfo(in.Mountinfo.Data)
+	mounts, _ := rootfs.ParseMountInfo(in.Mountinfo.Data)
 	in.Store = gatherStore(o.Store, mounts)
 	in.Overlay = OverlayTrial{Store: o.Store, Dir: in.Store.Dir, FSType: in.Store.FSType}
 	if in.Root {

@@ -1,78 +1,15 @@
 package doctor
 
 import (
-	"errors"
 	"fmt"
 	"path"
-	"strconv"
 	"strings"
+
+	"github.com/minirun/minirun/rootfs"
 )
 
-// mount is one line of /proc/self/mountinfo (proc(5)):
-//
-//	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
-//	id parent dev root point options [optional...] - fstype source super-options
-type mount struct {
-	ID, Parent int
-	Root       string
-	Point      string
-	// Optional are the propagation fields: "shared:N" (a peer group),
-	// "master:N" (a slave of one), "unbindable"; none for private.
-	Optional []string
-	FSType   string
-	Source   string
-}
-
-// parseMountinfo parses the text of /proc/self/mountinfo.
-func parseMountinfo(text string) ([]mount, error) {
-	var ms []mount
-	for line := range strings.Lines(text) {
-		line = strings.TrimSuffix(line, "\n")
-		if line == "" {
-			continue
-		}
-		before, after, ok := strings.Cut(line, " - ")
-		f, g := strings.Fields(before), strings.Fields(after)
-		if !ok || len(f) < 6 || len(g) < 2 {
-			return nil, fmt.Errorf("parse mountinfo: malformed line %q", line)
-		}
-		id, err1 := strconv.Atoi(f[0])
-		parent, err2 := strconv.Atoi(f[1])
-		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("parse mountinfo: line %q: %w", line, err)
-		}
-		ms = append(ms, mount{
-			ID: id, Parent: parent,
-			Root: unescape(f[3]), Point: unescape(f[4]),
-			Optional: f[6:],
-			FSType:   g[0], Source: unescape(g[1]),
-		})
-	}
-	if len(ms) == 0 {
-		return nil, errors.New("parse mountinfo: no mounts")
-	}
-	return ms, nil
-}
-
-// unescape undoes the octal escapes (\040 for a space, \011, \012, \134)
-// the kernel writes for the bytes that would break a mountinfo line.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+// mount is one line of /proc/self/mountinfo.
+type mount = rootfs.MountInfo
 
 // mountAt returns the mount that holds p, an absolute clean path: the one
 // with the longest mount point above p, and of several at one point the

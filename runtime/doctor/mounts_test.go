@@ -2,10 +2,11 @@ package doctor
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"slices"
 	"testing"
+
+	"github.com/minirun/minirun/rootfs"
 )
 
 // Captured /proc/self/mountinfo texts.
@@ -45,42 +46,6 @@ const (
 `
 )
 
-func TestParseMountinfo(t *testing.T) {
-	ms, err := parseMountinfo(mountinfoContainer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := mount{ID: 600, Parent: 585, Root: "/var/lib/docker/volumes/v/_data", Point: "/srv/my data",
-		Optional: []string{"master:1"}, FSType: "ext4", Source: "/dev/sda1"}
-	if got := ms[2]; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("line 3 = %+v, want %+v", got, want)
-	}
-	if len(ms[1].Optional) != 0 {
-		t.Errorf("private mount has optional fields %q", ms[1].Optional)
-	}
-	for _, bad := range []string{"", "1 2 3", "x 1 0:2 / / rw - ext4 /dev/a rw", "1 1 0:2 / / rw ext4 /dev/a rw"} {
-		if _, err := parseMountinfo(bad); err == nil {
-			t.Errorf("parseMountinfo(%q) accepted", bad)
-		}
-	}
-}
-
-func TestUnescape(t *testing.T) {
-	for in, want := range map[string]string{
-		`/plain`:           "/plain",
-		`/a\040b`:          "/a b",
-		`/tab\011nl\012`:   "/tab\tnl\n",
-		`/back\134slash`:   `/back\slash`,
-		`/short\04`:        `/short\04`,
-		`/not\999octal`:    `/not\999octal`,
-		`\040at-the-start`: " at-the-start",
-	} {
-		if got := unescape(in); got != want {
-			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestMountAt(t *testing.T) {
 	for _, tc := range []struct {
 		text, path, point, fstype string
@@ -93,7 +58,7 @@ func TestMountAt(t *testing.T) {
 		{mountinfoStacked, "/var/lib/minirun", "/", "tmpfs"}, // the mount on top
 		{mountinfoContainer, "/srv/my data/store", "/srv/my data", "ext4"},
 	} {
-		ms, err := parseMountinfo(tc.text)
+		ms, err := rootfs.ParseMountInfo(tc.text)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +93,7 @@ func TestCheckRootAndPropagation(t *testing.T) {
 			rootMsg: []string{"cannot tell"}, propMsg: []string{"cannot tell"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ms, err := parseMountinfo(tc.text)
+			ms, err := rootfs.ParseMountInfo(tc.text)
 			if tc.err != nil {
 				err = tc.err
 			}

@@ -51,7 +51,7 @@ func TestTrialOverlayOnOverlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := parseMountinfo(string(b))
+	ms, err := rootfs.ParseMountInfo(string(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func mountsUnder(t *testing.T, dir string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms, err := parseMountinfo(string(b))
+	ms, err := rootfs.ParseMountInfo(string(b))
 	if err != nil {
 		t.Fatal(err)
 	}
