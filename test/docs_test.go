@@ -626,23 +626,7 @@ func cleanExercise(t *testing.T, store, root string, links0, rules0 []string) {
 		for _, p := range storeProcs(store) {
 			left = append(left, fmt.Sprintf("process %d: %s", p.pid, p.cmdline))
 		}
-		for _, f := range leaseFiles(store) {
-			left = append(left, "lease "+f)
-		}
-		links, rules, err := netLeftovers()
-		if err != nil {
-			left = append(left, "network check failed: "+err.Error())
-		}
-		for _, l := range links {
-			if !slices.Contains(links0, l) {
-				left = append(left, "link "+l)
-			}
-		}
-		for _, r := range rules {
-			if !slices.Contains(rules0, r) {
-				left = append(left, "nftables rule, "+r)
-			}
-		}
+		left = append(left, newNetLeftovers(store, links0, rules0)...)
 		return len(left) == 0
 	})
 	for _, l := range left {

@@ -161,23 +161,7 @@ func watchStore(t *testing.T, store string) {
 		var left []string
 		poll(5*time.Second, func() bool {
 			left = nil
-			for _, f := range leaseFiles(store) {
-				left = append(left, "lease "+f)
-			}
-			links, rules, err := netLeftovers()
-			if err != nil {
-				left = append(left, "network check failed: "+err.Error())
-			}
-			for _, l := range links {
-				if !slices.Contains(links0, l) {
-					left = append(left, "link "+l)
-				}
-			}
-			for _, r := range rules {
-				if !slices.Contains(rules0, r) {
-					left = append(left, "nftables rule, "+r)
-				}
-			}
+			left = newNetLeftovers(store, links0, rules0)
 			return len(left) == 0
 		})
 		for _, l := range left {
@@ -451,4 +435,28 @@ func runProbe(t *testing.T, bundle string) probeReport {
 		t.Fatalf("%v", r)
 	}
 	return parseReport(t, r.stdout)
+}
+
+// newNetLeftovers lists the leases of store, and the veths and container
+// rules that were not there before (links0, rules0 from netLeftovers).
+func newNetLeftovers(store string, links0, rules0 []string) []string {
+	var left []string
+	for _, f := range leaseFiles(store) {
+		left = append(left, "lease "+f)
+	}
+	links, rules, err := netLeftovers()
+	if err != nil {
+		left = append(left, "network check failed: "+err.Error())
+	}
+	for _, l := range links {
+		if !slices.Contains(links0, l) {
+			left = append(left, "link "+l)
+		}
+	}
+	for _, r := range rules {
+		if !slices.Contains(rules0, r) {
+			left = append(left, "nftables rule, "+r)
+		}
+	}
+	return left
 }
