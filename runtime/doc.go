@@ -10,8 +10,11 @@
 // mount table to rearrange (mount_namespaces(7)), CLONE_NEWUTS its own
 // hostname, CLONE_NEWIPC its own System V IPC, CLONE_NEWNET an empty
 // network stack, CLONE_NEWCGROUP its own view of /sys/fs/cgroup. Everything
-// else (the root filesystem, capabilities, rlimits) is set by that process
-// on itself before it execve's the user's program.
+// else (the root filesystem, capabilities, rlimits, the seccomp filter) is
+// set by that process on itself before it execve's the user's program. The
+// filter is compiled in the parent at create (package seccomp) and loaded
+// by init as late as the kernel allows: last with no_new_privs, else
+// before the credentials drop CAP_SYS_ADMIN (seccomp(2)).
 //
 // # Two processes, one protocol
 //
@@ -79,7 +82,7 @@
 // the kernel each time (is init alive, same start time, not a zombie; is
 // its cgroup frozen).
 //
-// Read: clone(2), setns(2), namespaces(7), pid_namespaces(7), cgroups(7),
+// Read: clone(2), setns(2), seccomp(2), namespaces(7), pid_namespaces(7), cgroups(7),
 // capabilities(7), prctl(2), execve(2), pty(7), unix(7) for SCM_RIGHTS,
 // fifo(7), and the OCI runtime spec (runtime.md, config.md,
 // config-linux.md).
